@@ -1,0 +1,6 @@
+export * from './errors.js';
+export * from './topics.js';
+export * from './schemas.js';
+export * from './isobmff.js';
+export * from './mp4-init.js';
+export * from './fmp4-segmenter.js';

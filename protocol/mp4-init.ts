@@ -1,0 +1,200 @@
+/**
+ * Reads an fMP4 init segment (ftyp + moov): tracks, their RFC 6381 codec
+ * strings computed from the real decoder configuration, and trex defaults.
+ */
+import { BoxFormatError, findChild, findChildren, findPath, fourcc, iterateBoxes, type BoxHeader } from './isobmff.js';
+
+export interface InitTrack {
+  id: number;
+  type: 'video' | 'audio' | 'other';
+  timescale: number;
+  /** Sample entry type, e.g. `avc1`, `mp4a`. */
+  entry: string;
+  /** RFC 6381 codec string, e.g. `avc1.640028`. */
+  codec: string;
+  width?: number;
+  height?: number;
+  sampleRate?: number;
+  channels?: number;
+  /** `trex` default sample flags. */
+  defaultSampleFlags: number;
+}
+
+export interface InitInfo {
+  tracks: InitTrack[];
+  /** `video/mp4; codecs="..."`, or `audio/mp4` when there is no video track. */
+  mimeCodec: string;
+  videoTrackId?: number;
+}
+
+const hex2 = (n: number): string => n.toString(16).toUpperCase().padStart(2, '0');
+const dec2 = (n: number): string => n.toString().padStart(2, '0');
+
+export function parseInit(bytes: Uint8Array): InitInfo {
+  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const moov = findPath(bytes, ['moov']);
+  if (!moov) throw new BoxFormatError('init segment has no moov box');
+  const trexFlags = new Map<number, number>();
+  const mvex = findChild(bytes, moov, 'mvex');
+  if (mvex) {
+    for (const trex of findChildren(bytes, mvex, 'trex')) {
+      trexFlags.set(dv.getUint32(trex.payload + 4), dv.getUint32(trex.payload + 20));
+    }
+  }
+  const tracks = findChildren(bytes, moov, 'trak').map((trak) => parseTrak(bytes, dv, trak, trexFlags));
+  const usable = tracks.filter((t) => t.type !== 'other');
+  const video = usable.find((t) => t.type === 'video');
+  const kind = video ? 'video' : 'audio';
+  const mimeCodec = `${kind}/mp4; codecs="${usable.map((t) => t.codec).join(', ')}"`;
+  return { tracks: usable, mimeCodec, videoTrackId: video?.id };
+}
+
+function parseTrak(bytes: Uint8Array, dv: DataView, trak: BoxHeader, trexFlags: Map<number, number>): InitTrack {
+  const tkhd = findChild(bytes, trak, 'tkhd');
+  const mdhd = findPath(bytes, ['mdia', 'mdhd'], trak);
+  const hdlr = findPath(bytes, ['mdia', 'hdlr'], trak);
+  const stsd = findPath(bytes, ['mdia', 'minf', 'stbl', 'stsd'], trak);
+  if (!tkhd || !mdhd || !hdlr || !stsd) throw new BoxFormatError('trak is missing tkhd, mdhd, hdlr or stsd');
+  const tkhdVersion = bytes[tkhd.payload]!;
+  const id = dv.getUint32(tkhd.payload + (tkhdVersion === 1 ? 20 : 12));
+  const mdhdVersion = bytes[mdhd.payload]!;
+  const timescale = dv.getUint32(mdhd.payload + (mdhdVersion === 1 ? 20 : 12));
+  const handler = fourcc(bytes, hdlr.payload + 8);
+  const type = handler === 'vide' ? 'video' : handler === 'soun' ? 'audio' : 'other';
+  const entry = readBoxAt(bytes, stsd.payload + 8, stsd.end);
+  const base = { id, type, timescale, entry: entry.type, defaultSampleFlags: trexFlags.get(id) ?? 0 } as const;
+  if (type === 'video') {
+    const width = dv.getUint16(entry.payload + 24);
+    const height = dv.getUint16(entry.payload + 26);
+    return { ...base, width, height, codec: videoCodec(bytes, dv, entry, entry.payload + 78) };
+  }
+  if (type === 'audio') {
+    const channels = dv.getUint16(entry.payload + 16);
+    const sampleRate = dv.getUint32(entry.payload + 24) >>> 16;
+    return { ...base, channels, sampleRate, codec: audioCodec(bytes, entry, entry.payload + 28) };
+  }
+  return { ...base, codec: entry.type };
+}
+
+function readBoxAt(bytes: Uint8Array, offset: number, end: number): BoxHeader {
+  const first = iterateBoxes(bytes, offset, end).next();
+  if (first.done) throw new BoxFormatError('stsd has no sample entry');
+  return first.value;
+}
+
+function childAfter(bytes: Uint8Array, entry: BoxHeader, childrenStart: number, type: string): BoxHeader | undefined {
+  if (childrenStart >= entry.end) return undefined;
+  for (const box of iterateBoxes(bytes, childrenStart, entry.end)) if (box.type === type) return box;
+  return undefined;
+}
+
+function videoCodec(bytes: Uint8Array, dv: DataView, entry: BoxHeader, children: number): string {
+  switch (entry.type) {
+    case 'avc1':
+    case 'avc3': {
+      const avcC = childAfter(bytes, entry, children, 'avcC');
+      if (!avcC) throw new BoxFormatError(`${entry.type} without avcC`);
+      const p = avcC.payload;
+      return `${entry.type}.${hex2(bytes[p + 1]!)}${hex2(bytes[p + 2]!)}${hex2(bytes[p + 3]!)}`;
+    }
+    case 'hvc1':
+    case 'hev1': {
+      const hvcC = childAfter(bytes, entry, children, 'hvcC');
+      if (!hvcC) throw new BoxFormatError(`${entry.type} without hvcC`);
+      return hevcCodec(entry.type, bytes, dv, hvcC.payload);
+    }
+    case 'av01': {
+      const av1C = childAfter(bytes, entry, children, 'av1C');
+      if (!av1C) throw new BoxFormatError('av01 without av1C');
+      return av1Codec(bytes, av1C.payload);
+    }
+    case 'vp09': {
+      const vpcC = childAfter(bytes, entry, children, 'vpcC');
+      if (!vpcC) throw new BoxFormatError('vp09 without vpcC');
+      const p = vpcC.payload + 4; // full box
+      return `vp09.${dec2(bytes[p]!)}.${dec2(bytes[p + 1]!)}.${dec2(bytes[p + 2]! >> 4)}`;
+    }
+    default:
+      return entry.type;
+  }
+}
+
+function hevcCodec(type: string, bytes: Uint8Array, dv: DataView, p: number): string {
+  const b1 = bytes[p + 1]!;
+  const space = ['', 'A', 'B', 'C'][b1 >> 6]!;
+  const tier = (b1 >> 5) & 1 ? 'H' : 'L';
+  const profile = b1 & 0x1f;
+  let compat = dv.getUint32(p + 2);
+  let reversed = 0;
+  for (let i = 0; i < 32; i++) {
+    reversed = (reversed << 1) | (compat & 1);
+    compat >>>= 1;
+  }
+  const constraints = Array.from(bytes.subarray(p + 6, p + 12));
+  while (constraints.length > 0 && constraints[constraints.length - 1] === 0) constraints.pop();
+  const level = bytes[p + 12]!;
+  const parts = [type, `${space}${profile}`, (reversed >>> 0).toString(16).toUpperCase(), `${tier}${level}`];
+  for (const c of constraints) parts.push(c.toString(16).toUpperCase());
+  return parts.join('.');
+}
+
+function av1Codec(bytes: Uint8Array, p: number): string {
+  const b1 = bytes[p + 1]!;
+  const b2 = bytes[p + 2]!;
+  const profile = b1 >> 5;
+  const level = b1 & 0x1f;
+  const tier = b2 >> 7 ? 'H' : 'M';
+  const highBitDepth = (b2 >> 6) & 1;
+  const twelveBit = (b2 >> 5) & 1;
+  const depth = highBitDepth ? (twelveBit ? 12 : 10) : 8;
+  return `av01.${profile}.${dec2(level)}${tier}.${dec2(depth)}`;
+}
+
+function audioCodec(bytes: Uint8Array, entry: BoxHeader, children: number): string {
+  switch (entry.type) {
+    case 'mp4a': {
+      const esds = childAfter(bytes, entry, children, 'esds');
+      return esds ? mp4aCodec(bytes, esds.payload + 4, esds.end) : 'mp4a.40.2';
+    }
+    case 'Opus':
+      return 'opus';
+    case 'fLaC':
+      return 'flac';
+    default:
+      return entry.type;
+  }
+}
+
+/** Walks the ES descriptor chain (ISO 14496-1) to the object type and audio object type. */
+function mp4aCodec(bytes: Uint8Array, start: number, end: number): string {
+  let p = start;
+  const readDescriptor = (): { tag: number; body: number; end: number } => {
+    const tag = bytes[p++]!;
+    let size = 0;
+    for (let i = 0; i < 4; i++) {
+      const b = bytes[p++]!;
+      size = (size << 7) | (b & 0x7f);
+      if (!(b & 0x80)) break;
+    }
+    const body = p;
+    return { tag, body, end: body + size };
+  };
+  const es = readDescriptor();
+  if (es.tag !== 0x03) throw new BoxFormatError('esds without ES descriptor');
+  const esFlags = bytes[es.body + 2]!;
+  p = es.body + 3;
+  if (esFlags & 0x80) p += 2;
+  if (esFlags & 0x40) p += 1 + bytes[p]!;
+  if (esFlags & 0x20) p += 2;
+  const dc = readDescriptor();
+  if (dc.tag !== 0x04 || dc.end > end) throw new BoxFormatError('esds without decoder config');
+  const objectType = bytes[dc.body]!;
+  if (objectType !== 0x40) return `mp4a.${hex2(objectType)}`;
+  p = dc.body + 13;
+  if (p >= dc.end) return 'mp4a.40';
+  const dsi = readDescriptor();
+  if (dsi.tag !== 0x05) return 'mp4a.40';
+  let aot = bytes[dsi.body]! >> 3;
+  if (aot === 31) aot = 32 + (((bytes[dsi.body]! & 0x7) << 3) | (bytes[dsi.body + 1]! >> 5));
+  return `mp4a.40.${aot}`;
+}

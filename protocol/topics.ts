@@ -1,0 +1,75 @@
+/**
+ * Topic names of wire protocol v1. Every topic string in the project is built here.
+ */
+export const DEFAULT_PREFIX = 'video';
+export const REQUEST_KINDS = ['describe', 'play', 'stop', 'ack'] as const;
+export type RequestKind = (typeof REQUEST_KINDS)[number];
+
+export const MAX_REPLY_TOPIC_LENGTH = 256;
+export const STATUS_SUFFIX = '/status';
+
+export interface Topics {
+  readonly prefix: string;
+  /** Open-mode request topic, e.g. `video/play`. */
+  request(kind: RequestKind): string;
+  /** Secure-mode request topic of one client, e.g. `video/req/tab-1/play`. */
+  clientRequest(clientId: string, kind: RequestKind): string;
+  /** Subscription pattern that covers every client's secure-mode requests. */
+  clientRequestPattern(kind: RequestKind): string;
+  /** Root under which a client's secure-mode reply topics must live. */
+  sessionRoot(clientId: string): string;
+  catalog: string;
+  stats: string;
+  /** JSON status topic that goes with a reply (data) topic. */
+  status(replyTopic: string): string;
+}
+
+export function createTopics(prefix: string = DEFAULT_PREFIX): Topics {
+  if (!isValidPrefix(prefix)) throw new Error(`invalid topic prefix "${prefix}"`);
+  return Object.freeze({
+    prefix,
+    request: (kind: RequestKind) => `${prefix}/${kind}`,
+    clientRequest: (clientId: string, kind: RequestKind) => `${prefix}/req/${clientId}/${kind}`,
+    clientRequestPattern: (kind: RequestKind) => `${prefix}/req/+/${kind}`,
+    sessionRoot: (clientId: string) => `${prefix}/session/${clientId}/`,
+    catalog: `${prefix}/catalog`,
+    stats: `${prefix}/stats`,
+    status: (replyTopic: string) => `${replyTopic}${STATUS_SUFFIX}`,
+  });
+}
+
+export function isValidPrefix(prefix: string): boolean {
+  return /^[A-Za-z0-9_.-]+(\/[A-Za-z0-9_.-]+)*$/.test(prefix) && prefix.length <= 64;
+}
+
+/** Why a reply topic is refused, or null if it is acceptable. */
+export function replyTopicProblem(topic: string, topics: Topics): string | null {
+  if (topic.length < 1 || topic.length > MAX_REPLY_TOPIC_LENGTH) {
+    return `must be 1 to ${MAX_REPLY_TOPIC_LENGTH} characters long`;
+  }
+  if (/[+#\u0000]/.test(topic)) return 'must not contain the wildcards + or # or a NUL character';
+  if (topic.startsWith('$')) return 'must not start with $ (reserved for the broker)';
+  if (topic.endsWith(STATUS_SUFFIX)) return `must not end with ${STATUS_SUFFIX} (used for status messages)`;
+  // eslint-disable-next-line no-control-regex
+  if (/[\u0001-\u001f\u007f]/.test(topic)) return 'must not contain control characters';
+  const reserved = [...REQUEST_KINDS.map((k) => `${topics.prefix}/${k}`), topics.catalog, topics.stats];
+  for (const r of reserved) {
+    if (topic === r || topic.startsWith(`${r}/`)) return `must not be a request topic (${r})`;
+  }
+  if (topic === `${topics.prefix}/req` || topic.startsWith(`${topics.prefix}/req/`)) {
+    return `must not be under ${topics.prefix}/req/`;
+  }
+  return null;
+}
+
+/** Matches an MQTT topic against a filter with + and # wildcards. */
+export function topicMatches(filter: string, topic: string): boolean {
+  const f = filter.split('/');
+  const t = topic.split('/');
+  for (let i = 0; i < f.length; i++) {
+    if (f[i] === '#') return true;
+    if (i >= t.length) return false;
+    if (f[i] !== '+' && f[i] !== t[i]) return false;
+  }
+  return f.length === t.length;
+}
