@@ -20,6 +20,8 @@ export interface Topics {
   sessionRoot(clientId: string): string;
   catalog: string;
   stats: string;
+  /** Coded errors for requests whose reply topic is missing, invalid or in use. */
+  errors: string;
   /** JSON status topic that goes with a reply (data) topic. */
   status(replyTopic: string): string;
 }
@@ -34,6 +36,7 @@ export function createTopics(prefix: string = DEFAULT_PREFIX): Topics {
     sessionRoot: (clientId: string) => `${prefix}/session/${clientId}/`,
     catalog: `${prefix}/catalog`,
     stats: `${prefix}/stats`,
+    errors: `${prefix}/errors`,
     status: (replyTopic: string) => `${replyTopic}${STATUS_SUFFIX}`,
   });
 }
@@ -52,7 +55,7 @@ export function replyTopicProblem(topic: string, topics: Topics): string | null 
   if (topic.endsWith(STATUS_SUFFIX)) return `must not end with ${STATUS_SUFFIX} (used for status messages)`;
   // eslint-disable-next-line no-control-regex
   if (/[\u0001-\u001f\u007f]/.test(topic)) return 'must not contain control characters';
-  const reserved = [...REQUEST_KINDS.map((k) => `${topics.prefix}/${k}`), topics.catalog, topics.stats];
+  const reserved = [...REQUEST_KINDS.map((k) => `${topics.prefix}/${k}`), topics.catalog, topics.stats, topics.errors];
   for (const r of reserved) {
     if (topic === r || topic.startsWith(`${r}/`)) return `must not be a request topic (${r})`;
   }

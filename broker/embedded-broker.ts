@@ -1,0 +1,103 @@
+/**
+ * The embedded MQTT broker: Aedes behind a TCP listener and an
+ * MQTT-over-WebSocket endpoint that the HTTP server mounts at `/mqtt`.
+ */
+import net from 'node:net';
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { Aedes, type AedesOptions } from 'aedes';
+import { WebSocketServer, createWebSocketStream, type WebSocket } from 'ws';
+import type { Logger } from 'pino';
+import { guardPacketSize } from './packet-size-guard.js';
+import { listen, closeServer } from './listen.js';
+
+export interface EmbeddedBrokerOptions {
+  host: string;
+  /** TCP port; 0 picks a free one. */
+  port: number;
+  /** Largest MQTT packet a client may send, in bytes. */
+  maxPacketBytes: number;
+  logger: Logger;
+  /** Aedes hooks (authenticate, authorizePublish, authorizeSubscribe, ...). */
+  hooks?: Partial<Pick<AedesOptions, 'authenticate' | 'authorizePublish' | 'authorizeSubscribe' | 'authorizeForward'>>;
+  /** Disconnect a subscriber whose socket does not drain for this long, so it cannot stall others. */
+  drainTimeoutMs?: number;
+}
+
+export class EmbeddedBroker {
+  readonly aedes: Aedes;
+  private readonly tcp: net.Server;
+  private readonly wss: WebSocketServer;
+  private readonly log: Logger;
+  private closed = false;
+
+  private constructor(aedes: Aedes, private readonly options: EmbeddedBrokerOptions) {
+    this.aedes = aedes;
+    this.log = options.logger;
+    this.tcp = net.createServer((socket) => this.handle(socket));
+    this.wss = new WebSocketServer({ noServer: true, maxPayload: options.maxPacketBytes + 8 });
+    this.wss.on('connection', (ws: WebSocket, req: IncomingMessage) => {
+      const stream = createWebSocketStream(ws);
+      this.handle(stream, req);
+    });
+    aedes.on('clientError', (client, err) => this.log.debug({ client: client.id, err }, 'client error'));
+    aedes.on('connectionError', (client, err) => this.log.debug({ client: client?.id, err }, 'connection error'));
+  }
+
+  static async start(options: EmbeddedBrokerOptions): Promise<EmbeddedBroker> {
+    const aedes = await Aedes.createBroker({
+      drainTimeout: options.drainTimeoutMs ?? 10_000,
+      maxClientsIdLength: 128,
+      heartbeatInterval: 60_000,
+      ...options.hooks,
+    });
+    const broker = new EmbeddedBroker(aedes, options);
+    try {
+      await listen(broker.tcp, options.port, options.host, 'MQTT', 'MQTTCAST_MQTT_PORT');
+    } catch (err) {
+      await new Promise<void>((resolve) => aedes.close(() => resolve()));
+      throw err;
+    }
+    return broker;
+  }
+
+  /** The bound TCP port (useful when started on port 0). */
+  get port(): number {
+    return (this.tcp.address() as net.AddressInfo).port;
+  }
+
+  get url(): string {
+    const host = this.options.host.includes(':') ? `[${this.options.host}]` : this.options.host;
+    return `mqtt://${host}:${this.port}`;
+  }
+
+  /** Hands an HTTP upgrade request for `/mqtt` to the broker. */
+  handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    if (this.closed) {
+      socket.destroy();
+      return;
+    }
+    this.wss.handleUpgrade(req, socket, head, (ws) => this.wss.emit('connection', ws, req));
+  }
+
+  private handle(conn: Duplex, req?: IncomingMessage): void {
+    if (this.closed) {
+      conn.destroy();
+      return;
+    }
+    const guarded = guardPacketSize(conn, this.options.maxPacketBytes);
+    guarded.on('error', (err) => this.log.debug({ err }, 'connection closed by packet guard or socket error'));
+    this.aedes.handle(guarded, req);
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    for (const ws of this.wss.clients) ws.terminate();
+    this.wss.close();
+    await Promise.all([
+      closeServer(this.tcp),
+      new Promise<void>((resolve) => this.aedes.close(() => resolve())),
+    ]);
+  }
+}

@@ -1,0 +1,107 @@
+/** The `mqttcast` command. */
+import { parseArgs } from 'node:util';
+import { DEFAULT_PREFIX } from '../protocol/index.js';
+import { CliError, EXIT } from './exit-codes.js';
+import { describeCommand, playCommand, stopCommand, type RequestFlags } from './requests.js';
+import { serve } from './serve.js';
+
+const HELP = `mqttcast — live video over MQTT
+
+Usage:
+  mqttcast serve [options]              run broker + media server + web player (what npm start runs)
+  mqttcast describe <url|source>        ask a media server what a source contains
+  mqttcast play <url|source> -o FILE    write the stream as fragmented MP4 (-o - for stdout)
+  mqttcast stop <reply-topic>           end a session
+
+Server options (serve):
+  --config FILE        JSON or YAML config file (also MQTTCAST_CONFIG)
+  --host ADDR          address to listen on (default 127.0.0.1)
+  --http-port N        web player, /mqtt WebSocket, /healthz, /metrics (default 8080)
+  --mqtt-port N        embedded broker's MQTT TCP port (default 1883)
+  --broker URL         use this MQTT broker instead of the embedded one
+  --allow ENTRY        allow a URL, or a prefix ending in /* (repeatable, comma-separated)
+  --prefix P           topic prefix (default video)
+  --log-level L        fatal|error|warn|info|debug (default info)
+  --print-config       print the effective configuration and exit
+
+Client options (describe, play, stop):
+  --broker URL         broker to talk to (default mqtt://127.0.0.1:1883)
+  -u, --username U     broker user name      -P, --password P   broker password
+  --prefix P           topic prefix (default video)
+  --codecs LIST        codecs you can play, e.g. avc1.640028,mp4a.40.2
+  --timeout S          seconds to wait for an answer (default 30)
+  -o, --output FILE    play: where to write the MP4 (- for stdout)
+  --duration S         play: stop after S seconds (default: until Ctrl-C or the source ends)
+  -q, --quiet          play: no progress on stderr
+
+Exit codes: 0 ok, 1 usage or configuration, 2 refused by the server, 3 broker
+unreachable, 4 timed out, 5 stream failed after it started.
+`;
+
+/** Runs one command; resolves true when the process must keep running (serve). */
+async function main(argv: string[]): Promise<boolean> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      help: { type: 'boolean', short: 'h' },
+      config: { type: 'string' },
+      host: { type: 'string' },
+      'http-port': { type: 'string' },
+      'mqtt-port': { type: 'string' },
+      broker: { type: 'string' },
+      username: { type: 'string', short: 'u' },
+      password: { type: 'string', short: 'P' },
+      allow: { type: 'string', multiple: true },
+      prefix: { type: 'string' },
+      'log-level': { type: 'string' },
+      'print-config': { type: 'boolean' },
+      codecs: { type: 'string' },
+      timeout: { type: 'string' },
+      output: { type: 'string', short: 'o' },
+      duration: { type: 'string' },
+      quiet: { type: 'boolean', short: 'q' },
+    },
+  });
+  const [command = 'serve', arg] = positionals;
+  if (values.help || command === 'help') {
+    process.stdout.write(HELP);
+    return false;
+  }
+  if (command === 'serve') return serve(values);
+  if (!['describe', 'play', 'stop'].includes(command)) throw new CliError(`unknown command "${command}"\n\n${HELP}`, EXIT.USAGE);
+  if (!arg) throw new CliError(`${command} needs an argument; see mqttcast --help`, EXIT.USAGE);
+  const positive = (v: string | undefined, name: string, dflt?: number): number | undefined => {
+    if (v === undefined) return dflt;
+    const n = Number(v);
+    if (!Number.isFinite(n) || n <= 0) throw new CliError(`--${name} must be a positive number of seconds`, EXIT.USAGE);
+    return n;
+  };
+  if (command === 'play' && !values.output) throw new CliError('play needs -o FILE (or -o - for stdout)', EXIT.USAGE);
+  const flags: RequestFlags = {
+    broker: values.broker ?? 'mqtt://127.0.0.1:1883',
+    username: values.username,
+    password: values.password,
+    prefix: values.prefix ?? DEFAULT_PREFIX,
+    timeoutS: positive(values.timeout, 'timeout', 30)!,
+    codecs: values.codecs?.split(',').map((c) => c.trim()).filter(Boolean),
+  };
+  if (command === 'describe') await describeCommand(arg, flags);
+  else if (command === 'stop') await stopCommand(arg, flags);
+  else await playCommand(arg, { ...flags, output: values.output!, durationS: positive(values.duration, 'duration'), quiet: values.quiet ?? false });
+  return false;
+}
+
+main(process.argv.slice(2)).then(
+  (keepRunning) => {
+    if (!keepRunning) process.exit(EXIT.OK);
+  },
+  (err: unknown) => {
+    if (err instanceof CliError) {
+      process.stderr.write(`mqttcast: ${err.message}\n`);
+      process.exit(err.exitCode);
+    }
+    process.stderr.write(`mqttcast: ${(err as Error).message ?? String(err)}\n`);
+    process.exit(EXIT.USAGE);
+  },
+);

@@ -1,0 +1,176 @@
+/** `mqttcast describe | play | stop`: the protocol from a terminal or a script. */
+import { createWriteStream } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import type { Writable } from 'node:stream';
+import mqtt, { type MqttClient } from 'mqtt';
+import { StatusSchema, createTopics, topLevelTypes, type Topics } from '../protocol/index.js';
+import { CliError, EXIT } from './exit-codes.js';
+
+export interface RequestFlags {
+  broker: string;
+  username?: string;
+  password?: string;
+  prefix: string;
+  timeoutS: number;
+  codecs?: string[];
+}
+
+function target(arg: string): Record<string, string> {
+  return arg.includes('://') ? { url: arg } : { source: arg };
+}
+
+async function connect(flags: RequestFlags): Promise<MqttClient> {
+  const client = mqtt.connect(flags.broker, {
+    clientId: `mqttcast-cli-${randomBytes(4).toString('hex')}`,
+    username: flags.username,
+    password: flags.password,
+    protocolVersion: 4,
+    reconnectPeriod: 0,
+    connectTimeout: 5000,
+  });
+  await new Promise<void>((resolve, reject) => {
+    client.once('connect', () => resolve());
+    client.once('error', (err) => reject(new CliError(`cannot use the MQTT broker at ${flags.broker}: ${err.message}`, EXIT.BROKER_UNREACHABLE)));
+    client.once('close', () => reject(new CliError(`cannot reach the MQTT broker at ${flags.broker}`, EXIT.BROKER_UNREACHABLE)));
+  });
+  client.removeAllListeners('close');
+  client.removeAllListeners('error');
+  client.on('error', () => undefined);
+  return client;
+}
+
+function replyTopicFor(topics: Topics, kind: string): string {
+  return `${topics.prefix}/session/cli-${randomBytes(4).toString('hex')}/${kind}`;
+}
+
+export async function describeCommand(arg: string, flags: RequestFlags): Promise<void> {
+  const topics = createTopics(flags.prefix);
+  const client = await connect(flags);
+  const replyTopic = replyTopicFor(topics, 'describe');
+  try {
+    await client.subscribeAsync(replyTopic, { qos: 1 });
+    const reply = new Promise<Buffer>((resolve) => client.on('message', (_t, payload) => resolve(payload)));
+    await client.publishAsync(topics.request('describe'), JSON.stringify({ ...target(arg), reply_topic: replyTopic, codecs: flags.codecs }), { qos: 1 });
+    const payload = await withTimeout(reply, flags.timeoutS, 'no describe reply from a media server');
+    const body = JSON.parse(payload.toString('utf8')) as { ok?: boolean; code?: string; error?: string };
+    process.stdout.write(`${JSON.stringify(body, null, 2)}\n`);
+    if (!body.ok) throw new CliError(`refused: ${body.code}: ${body.error}`, EXIT.REFUSED);
+  } finally {
+    await client.endAsync();
+  }
+}
+
+export async function stopCommand(replyTopic: string, flags: RequestFlags): Promise<void> {
+  const topics = createTopics(flags.prefix);
+  const client = await connect(flags);
+  try {
+    await client.subscribeAsync(topics.status(replyTopic), { qos: 1 });
+    const status = new Promise<Record<string, unknown>>((resolve) =>
+      client.on('message', (_t, p) => resolve(JSON.parse(p.toString('utf8')) as Record<string, unknown>)),
+    );
+    await client.publishAsync(topics.request('stop'), JSON.stringify({ reply_topic: replyTopic }), { qos: 1 });
+    const body = await withTimeout(status, flags.timeoutS, 'no answer to the stop request');
+    process.stderr.write(`${JSON.stringify(body)}\n`);
+    if (body.state === 'error') throw new CliError(`refused: ${String(body.code)}: ${String(body.message)}`, EXIT.REFUSED);
+  } finally {
+    await client.endAsync();
+  }
+}
+
+export interface PlayFlags extends RequestFlags {
+  output: string;
+  durationS?: number;
+  quiet: boolean;
+}
+
+export async function playCommand(arg: string, flags: PlayFlags): Promise<void> {
+  const topics = createTopics(flags.prefix);
+  const client = await connect(flags);
+  const replyTopic = replyTopicFor(topics, 'play');
+  const out: Writable = flags.output === '-' ? process.stdout : createWriteStream(flags.output);
+  const startedAt = Date.now();
+  let fragments = 0;
+  let bytes = 0;
+  let firstFragmentMs: number | undefined;
+  const progress = (final = false): void => {
+    if (flags.quiet) return;
+    const secs = ((Date.now() - startedAt) / 1000).toFixed(1);
+    const first = firstFragmentMs === undefined ? '' : `, first fragment after ${firstFragmentMs} ms`;
+    process.stderr.write(`${final ? '' : '\r'}${secs} s: ${fragments} fragments, ${(bytes / 1e6).toFixed(2)} MB${first}${final ? '\n' : '   '}`);
+  };
+
+  let failNoData: (err: CliError) => void = () => undefined;
+  const result = new Promise<number>((resolve, reject) => {
+    failNoData = reject;
+    client.on('message', (topic, payload) => {
+      if (topic === topics.status(replyTopic)) {
+        const status = StatusSchema.safeParse(JSON.parse(payload.toString('utf8')));
+        if (!status.success) return;
+        const s = status.data;
+        if (s.state === 'ended') resolve(EXIT.OK);
+        if (s.state === 'error') {
+          reject(new CliError(`${s.code}: ${s.message ?? ''}`, fragments === 0 ? EXIT.REFUSED : EXIT.STREAM_FAILED));
+        }
+        return;
+      }
+      if (payload[0] === 0x7b /* '{' */) return; // JSON error on the reply topic; the status message carries it too
+      if (topLevelTypes(payload).includes('moof')) {
+        fragments++;
+        firstFragmentMs ??= Date.now() - startedAt;
+      }
+      bytes += payload.byteLength;
+      out.write(payload);
+    });
+    out.on('error', (err: NodeJS.ErrnoException) => {
+      if (err.code === 'EPIPE') resolve(EXIT.OK); // the reader (ffplay, mpv, head) went away
+      else reject(new CliError(`cannot write ${flags.output}: ${err.message}`, EXIT.USAGE));
+    });
+    client.on('close', () => reject(new CliError('lost the connection to the MQTT broker', EXIT.BROKER_UNREACHABLE)));
+    process.once('SIGINT', () => resolve(EXIT.OK));
+    process.once('SIGTERM', () => resolve(EXIT.OK));
+    if (flags.durationS !== undefined) setTimeout(() => resolve(EXIT.OK), flags.durationS * 1000).unref();
+  });
+
+  await client.subscribeAsync({ [replyTopic]: { qos: 0 }, [topics.status(replyTopic)]: { qos: 1 } });
+  await client.publishAsync(
+    topics.request('play'),
+    JSON.stringify({ ...target(arg), reply_topic: replyTopic, codecs: flags.codecs, client_id: client.options.clientId }),
+    { qos: 1 },
+  );
+  // Acks keep the session alive and tell the server how far we are (flow control).
+  const acker = setInterval(() => {
+    progress();
+    client.publish(topics.request('ack'), JSON.stringify({ reply_topic: replyTopic, seq: fragments }), { qos: 0 });
+  }, 1000);
+  const noData = setTimeout(() => {
+    if (fragments === 0) failNoData(new CliError(`no media arrived within ${flags.timeoutS} s`, EXIT.TIMEOUT));
+  }, flags.timeoutS * 1000);
+  try {
+    await result;
+  } finally {
+    clearInterval(acker);
+    clearTimeout(noData);
+    progress(true);
+    if (client.connected) {
+      await client.publishAsync(topics.request('stop'), JSON.stringify({ reply_topic: replyTopic }), { qos: 1 }).catch(() => undefined);
+      await client.endAsync().catch(() => undefined);
+    }
+    if (out !== process.stdout) await new Promise<void>((resolve) => out.end(() => resolve()));
+  }
+}
+
+function withTimeout<T>(p: Promise<T>, seconds: number, what: string): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const t = setTimeout(() => reject(new CliError(`${what} within ${seconds} s`, EXIT.TIMEOUT)), seconds * 1000);
+    p.then(
+      (v) => {
+        clearTimeout(t);
+        resolve(v);
+      },
+      (e: unknown) => {
+        clearTimeout(t);
+        reject(e instanceof Error ? e : new Error(String(e)));
+      },
+    );
+  });
+}

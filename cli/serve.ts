@@ -1,0 +1,102 @@
+/** `mqttcast serve`: the whole service in one process, with ordered shutdown on SIGINT/SIGTERM. */
+import type { Logger } from 'pino';
+import { PortInUseError } from '../broker/listen.js';
+import { ConfigError, loadConfig, type Config } from '../media-server/config.js';
+import { createLogger } from '../media-server/logger.js';
+import { startService } from '../media-server/service.js';
+import { CliError, EXIT } from './exit-codes.js';
+
+const FORCE_EXIT_MS = 8000;
+
+export function configFromFlags(flags: Record<string, string | string[] | boolean | undefined>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  const num = (key: string, flag: string): void => {
+    const v = flags[flag];
+    if (typeof v === 'string') out[key] = Number(v);
+  };
+  if (typeof flags.config === 'string') out.config = flags.config;
+  if (typeof flags.host === 'string') out.host = flags.host;
+  num('httpPort', 'http-port');
+  num('mqttPort', 'mqtt-port');
+  if (typeof flags.broker === 'string') out.brokerUrl = flags.broker;
+  if (typeof flags.username === 'string') out.brokerUsername = flags.username;
+  if (typeof flags.password === 'string') out.brokerPassword = flags.password;
+  if (typeof flags.prefix === 'string') out.prefix = flags.prefix;
+  if (Array.isArray(flags.allow)) out.allow = flags.allow.flatMap((a) => a.split(',')).map((a) => a.trim()).filter(Boolean);
+  if (typeof flags['log-level'] === 'string') out.logLevel = flags['log-level'];
+  return out;
+}
+
+export function loadCliConfig(flags: Record<string, string | string[] | boolean | undefined>): Config {
+  try {
+    return loadConfig(configFromFlags(flags));
+  } catch (err) {
+    if (err instanceof ConfigError) throw new CliError(err.message, EXIT.USAGE);
+    throw err;
+  }
+}
+
+export async function serve(flags: Record<string, string | string[] | boolean | undefined>): Promise<boolean> {
+  const config = loadCliConfig(flags);
+  if (flags['print-config']) {
+    process.stdout.write(`${JSON.stringify(redact(config), null, 2)}\n`);
+    return false;
+  }
+  const log = createLogger(config.logLevel, config.logFormat);
+  let service;
+  try {
+    service = await startService(config, log);
+  } catch (err) {
+    if (err instanceof PortInUseError) throw new CliError(err.message, EXIT.USAGE);
+    throw new CliError((err as Error).message, EXIT.USAGE);
+  }
+  const { urls } = service;
+  process.stderr.write(
+    [
+      '',
+      'mqttcast is running.',
+      `  Web player:        ${urls.web}`,
+      `  MQTT (TCP):        ${urls.mqtt}`,
+      `  MQTT (WebSocket):  ${urls.websocket}`,
+      `  Health / metrics:  ${urls.web}healthz  ${urls.web}metrics`,
+      `  Try it:            mosquitto_rr -h ${new URL(urls.mqtt).hostname} -p ${new URL(urls.mqtt).port} -t ${config.prefix}/describe -e demo/reply -m '{"source":"demo","reply_topic":"demo/reply"}'`,
+      'Press Ctrl-C to stop.',
+      '',
+    ].join('\n'),
+  );
+  installShutdown(service.close, log);
+  return true;
+}
+
+function installShutdown(close: () => Promise<void>, log: Logger): void {
+  let signals = 0;
+  const onSignal = (signal: NodeJS.Signals): void => {
+    signals++;
+    if (signals > 1) {
+      log.warn({ signal }, 'second signal: exiting now');
+      process.exit(1);
+    }
+    log.info({ signal }, 'shutting down: ending sessions, stopping ffmpeg, disconnecting');
+    const force = setTimeout(() => {
+      log.error('shutdown took too long; forcing exit');
+      process.exit(1);
+    }, FORCE_EXIT_MS);
+    force.unref();
+    close().then(
+      () => {
+        log.info('stopped');
+        process.exit(0);
+      },
+      (err: unknown) => {
+        log.error({ err }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+}
+
+function redact(config: Config): Record<string, unknown> {
+  return { ...config, ...(config.brokerPassword ? { brokerPassword: '***' } : {}) };
+}

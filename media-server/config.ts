@@ -1,0 +1,174 @@
+/**
+ * Configuration: one zod schema holds every default. Sources are merged in the
+ * order defaults < config file < MQTTCAST_* environment < flags, validated once,
+ * then frozen and passed in. Nothing else reads process.env.
+ */
+import { readFileSync } from 'node:fs';
+import { z } from 'zod';
+import YAML from 'yaml';
+import { isValidPrefix } from '../protocol/index.js';
+
+const port = z.number().int().min(0).max(65535);
+
+export const NamedSourceSchema = z
+  .object({
+    url: z.string().min(1),
+    description: z.string().default(''),
+    /** Override live detection (normally from the probe: no duration = live). */
+    live: z.boolean().optional(),
+  })
+  .strict();
+export type NamedSource = z.infer<typeof NamedSourceSchema>;
+
+export const LimitsSchema = z
+  .object({
+    maxSessions: z.number().int().min(1).default(200),
+    maxSessionsPerClient: z.number().int().min(1).default(8),
+    maxSessionsPerSource: z.number().int().min(1).default(100),
+    maxUpstreams: z.number().int().min(1).default(16),
+    maxConcurrentProbes: z.number().int().min(1).default(4),
+    /** A session that has acked at least once ends after this long without an ack. */
+    leaseMs: z.number().int().min(1000).default(15_000),
+    /** Longest a session may run, acks or not. */
+    maxSessionSeconds: z.number().int().min(1).default(6 * 3600),
+    /** Keep an upstream this long after its last viewer left (or after a describe). */
+    lingerMs: z.number().int().min(0).default(10_000),
+    /** Fragments a viewer may be behind its acks before it is skipped to the next sync fragment. */
+    flowWindow: z.number().int().min(2).default(40),
+    /** Wait this long for a source's init segment before giving up. */
+    startTimeoutMs: z.number().int().min(1000).default(20_000),
+    /** No output from ffmpeg for this long counts as a stall. */
+    stallTimeoutMs: z.number().int().min(1000).default(15_000),
+    /** Restarts of a live source's ffmpeg before its viewers get SOURCE_UNAVAILABLE. */
+    maxRestarts: z.number().int().min(0).default(5),
+    /** Bytes of the latest GOP kept for late joiners. */
+    gopCacheBytes: z.number().int().min(0).default(24 * 1024 * 1024),
+  })
+  .strict();
+
+export const ConfigSchema = z
+  .object({
+    host: z.string().min(1).default('127.0.0.1'),
+    httpPort: port.default(8080),
+    mqttPort: port.default(1883),
+    /** An external broker; when set, no embedded broker is started. */
+    brokerUrl: z.string().url().optional(),
+    brokerUsername: z.string().optional(),
+    brokerPassword: z.string().optional(),
+    prefix: z.string().refine(isValidPrefix, 'must be topic levels of letters, digits, _ . -').default('video'),
+    /** Allowlist entries: exact URLs, or URLs ending in `/*` for a prefix or a whole host. */
+    allow: z.array(z.string().min(1)).default([]),
+    sources: z.record(z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/), NamedSourceSchema).default({}),
+    demo: z
+      .object({
+        enabled: z.boolean().default(true),
+        width: z.number().int().min(16).max(3840).default(1280),
+        height: z.number().int().min(16).max(2160).default(720),
+        fps: z.number().int().min(1).max(60).default(30),
+      })
+      .strict()
+      .prefault({}),
+    ffmpegPath: z.string().optional(),
+    ffprobePath: z.string().optional(),
+    /** Largest MQTT packet the embedded broker accepts from a client. */
+    maxPacketBytes: z.number().int().min(1024).default(16 * 1024 * 1024),
+    /** Directory of the built web client; empty disables it. */
+    clientDir: z.string().optional(),
+    logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    logFormat: z.enum(['auto', 'json', 'pretty']).default('auto'),
+    limits: LimitsSchema.prefault({}),
+  })
+  .strict();
+
+export type Config = Readonly<z.infer<typeof ConfigSchema>>;
+export type ConfigInput = z.input<typeof ConfigSchema>;
+
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConfigError';
+  }
+}
+
+/** Environment variables and the config keys they set. */
+export const ENV_KEYS: Record<string, { key: string; parse: (v: string) => unknown }> = {
+  MQTTCAST_HOST: { key: 'host', parse: (v) => v },
+  MQTTCAST_HTTP_PORT: { key: 'httpPort', parse: Number },
+  MQTTCAST_MQTT_PORT: { key: 'mqttPort', parse: Number },
+  MQTTCAST_BROKER_URL: { key: 'brokerUrl', parse: (v) => v },
+  MQTTCAST_BROKER_USERNAME: { key: 'brokerUsername', parse: (v) => v },
+  MQTTCAST_BROKER_PASSWORD: { key: 'brokerPassword', parse: (v) => v },
+  MQTTCAST_PREFIX: { key: 'prefix', parse: (v) => v },
+  MQTTCAST_ALLOW: { key: 'allow', parse: (v) => v.split(',').map((s) => s.trim()).filter(Boolean) },
+  MQTTCAST_FFMPEG: { key: 'ffmpegPath', parse: (v) => v },
+  MQTTCAST_FFPROBE: { key: 'ffprobePath', parse: (v) => v },
+  MQTTCAST_LOG_LEVEL: { key: 'logLevel', parse: (v) => v },
+  MQTTCAST_LOG_FORMAT: { key: 'logFormat', parse: (v) => v },
+};
+
+export function readConfigFile(path: string): Record<string, unknown> {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new ConfigError(`cannot read config file ${path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+  }
+  try {
+    const parsed: unknown = /\.ya?ml$/i.test(path) ? YAML.parse(text) : JSON.parse(text);
+    if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
+      throw new Error('the top level must be an object');
+    }
+    return parsed as Record<string, unknown>;
+  } catch (err) {
+    throw new ConfigError(`config file ${path} is not valid ${/\.ya?ml$/i.test(path) ? 'YAML' : 'JSON'}: ${(err as Error).message}`);
+  }
+}
+
+export function configFromEnv(env: NodeJS.ProcessEnv): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [name, { key, parse }] of Object.entries(ENV_KEYS)) {
+    const value = env[name];
+    if (value !== undefined && value !== '') out[key] = parse(value);
+  }
+  return out;
+}
+
+/** Validates merged layers (later wins, one level of nesting merged) and freezes the result. */
+export function buildConfig(...layers: Array<Record<string, unknown>>): Config {
+  const merged: Record<string, unknown> = {};
+  for (const layer of layers) {
+    for (const [key, value] of Object.entries(layer)) {
+      const prev = merged[key];
+      merged[key] = isPlainObject(prev) && isPlainObject(value) ? { ...prev, ...value } : value;
+    }
+  }
+  const result = ConfigSchema.safeParse(merged);
+  if (!result.success) {
+    const issue = result.error.issues[0]!;
+    const key = issue.path.join('.') || '(top level)';
+    const detail = issue.code === 'unrecognized_keys' ? `unknown key "${issue.keys.join('", "')}"` : issue.message;
+    throw new ConfigError(`invalid configuration at "${key}": ${detail}`);
+  }
+  return deepFreeze(result.data);
+}
+
+/** Loads defaults < file (MQTTCAST_CONFIG or --config) < environment < flags. */
+export function loadConfig(flags: Record<string, unknown>, env: NodeJS.ProcessEnv = process.env): Config {
+  const fromEnv = configFromEnv(env);
+  const file = (flags.config as string | undefined) ?? env.MQTTCAST_CONFIG;
+  const fromFile = file ? readConfigFile(file) : {};
+  const { config: _config, ...rest } = flags;
+  return buildConfig(fromFile, fromEnv, rest);
+}
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return v !== null && typeof v === 'object' && !Array.isArray(v);
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object') {
+    for (const v of Object.values(value)) deepFreeze(v);
+    Object.freeze(value);
+  }
+  return value;
+}

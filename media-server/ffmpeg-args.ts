@@ -1,0 +1,119 @@
+/**
+ * Fixed argument templates for ffmpeg. The source URL is always one argv
+ * element (never a shell string), inputs are confined with -protocol_whitelist,
+ * and output is low-latency fragmented MP4 on stdout only.
+ */
+import { existsSync } from 'node:fs';
+import type { Config } from './config.js';
+import type { SourceKind, SourceSpec } from './sources.js';
+
+export interface OutputProfile {
+  video: 'copy' | 'h264' | 'none';
+  audio: 'copy' | 'aac' | 'none';
+}
+
+export function profileKey(p: OutputProfile): string {
+  return `v=${p.video},a=${p.audio}`;
+}
+
+export function isCopy(p: OutputProfile): boolean {
+  return p.video !== 'h264' && p.audio !== 'aac';
+}
+
+/** What each kind of input may open. An HLS playlist gets http(s) only: never file:, never other protocols. */
+export const PROTOCOL_WHITELIST: Record<Exclude<SourceKind, 'demo'>, string> = {
+  rtsp: 'rtsp,rtsps,rtp,srtp,tcp,udp,tls',
+  http: 'http,https,tcp,tls',
+  hls: 'http,https,tcp,tls,crypto',
+  file: 'file',
+};
+
+/** Fragment length in microseconds: sub-GOP, so the first bytes leave early. */
+export const FRAGMENT_DURATION_US = 200_000;
+
+const BASE_ARGS = ['-hide_banner', '-nostdin', '-nostats', '-loglevel', 'error'];
+
+const FONT_CANDIDATES = [
+  '/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf',
+  '/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf',
+  '/usr/share/fonts/truetype/liberation/LiberationSans-Bold.ttf',
+  '/usr/share/fonts/TTF/DejaVuSans.ttf',
+];
+
+let fontFile: string | null | undefined;
+function demoFont(): string | null {
+  if (fontFile === undefined) fontFile = FONT_CANDIDATES.find((f) => existsSync(f)) ?? null;
+  return fontFile;
+}
+
+function demoInput(demo: Config['demo']): string[] {
+  const size = `${demo.width}x${demo.height}`;
+  const font = demoFont();
+  const fontSize = Math.max(16, Math.round(demo.height / 12));
+  // Wall clock burnt in (for eyeballing latency) when a font is available.
+  const clock = font
+    ? `,drawtext=fontfile=${font}:text='%{localtime\\:%X}':fontsize=${fontSize}:fontcolor=white:box=1:boxcolor=black@0.6:boxborderw=8:x=(w-tw)/2:y=h-th-${fontSize}`
+    : '';
+  return [
+    '-re', '-f', 'lavfi', '-i', `testsrc2=size=${size}:rate=${demo.fps}${clock}`,
+    '-re', '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000',
+  ];
+}
+
+function urlInput(spec: SourceSpec, live: boolean): string[] {
+  const kind = spec.kind as Exclude<SourceKind, 'demo'>;
+  const args = ['-protocol_whitelist', PROTOCOL_WHITELIST[kind]];
+  if (kind === 'rtsp') args.push('-rtsp_transport', 'tcp', '-timeout', '10000000');
+  if (kind === 'http' || kind === 'hls') args.push('-rw_timeout', '10000000');
+  if (live) args.push('-fflags', 'nobuffer', '-probesize', '1000000', '-analyzeduration', '1000000');
+  else args.push('-re');
+  args.push('-i', spec.url!);
+  return args;
+}
+
+function encodeArgs(profile: OutputProfile, gopFrames: number | undefined): string[] {
+  const args: string[] = [];
+  if (profile.video === 'copy') args.push('-c:v', 'copy');
+  if (profile.video === 'h264') {
+    args.push('-c:v', 'libx264', '-preset', 'veryfast', '-tune', 'zerolatency', '-profile:v', 'high', '-pix_fmt', 'yuv420p');
+    if (gopFrames) args.push('-g', String(gopFrames), '-keyint_min', String(gopFrames), '-sc_threshold', '0');
+    else args.push('-force_key_frames', 'expr:gte(t,n_forced*1)');
+  }
+  if (profile.audio === 'copy') args.push('-c:a', 'copy');
+  if (profile.audio === 'aac') args.push('-c:a', 'aac', '-b:a', '128k', '-ac', '2');
+  return args;
+}
+
+const OUTPUT_ARGS = [
+  '-f', 'mp4',
+  '-movflags', 'frag_keyframe+empty_moov+default_base_moof',
+  '-frag_duration', String(FRAGMENT_DURATION_US),
+  '-write_prft', 'wallclock',
+  '-flush_packets', '1',
+  'pipe:1',
+];
+
+export function buildFfmpegArgs(spec: SourceSpec, profile: OutputProfile, live: boolean, demo: Config['demo']): string[] {
+  if (spec.kind === 'demo') {
+    return [
+      ...BASE_ARGS, ...demoInput(demo),
+      '-map', '0:v:0', '-map', '1:a:0',
+      ...encodeArgs({ video: 'h264', audio: 'aac' }, demo.fps),
+      ...OUTPUT_ARGS,
+    ];
+  }
+  const maps: string[] = [];
+  if (profile.video !== 'none') maps.push('-map', '0:v:0');
+  if (profile.audio !== 'none') maps.push('-map', '0:a:0');
+  return [...BASE_ARGS, ...urlInput(spec, live), ...maps, ...encodeArgs(profile, undefined), ...OUTPUT_ARGS];
+}
+
+export function buildProbeArgs(spec: SourceSpec): string[] {
+  const kind = spec.kind as Exclude<SourceKind, 'demo'>;
+  const args = ['-hide_banner', '-v', 'error', '-of', 'json', '-show_streams', '-show_format'];
+  args.push('-protocol_whitelist', PROTOCOL_WHITELIST[kind]);
+  if (kind === 'rtsp') args.push('-rtsp_transport', 'tcp', '-timeout', '10000000');
+  if (kind === 'http' || kind === 'hls') args.push('-rw_timeout', '10000000');
+  args.push('-probesize', '2000000', '-analyzeduration', '2000000', '-i', spec.url!);
+  return args;
+}

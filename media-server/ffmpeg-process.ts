@@ -1,0 +1,94 @@
+/**
+ * One ffmpeg or ffprobe child, supervised: spawned with an argument array (no
+ * shell) in its own process group, killed as a group on every exit path and
+ * always reaped. If this Node process dies, ffmpeg's next write to the closed
+ * stdout pipe kills it (SIGPIPE), and the exit handler below kills what it can.
+ */
+import { spawn, type ChildProcessByStdio } from 'node:child_process';
+import type { Readable } from 'node:stream';
+
+const STDERR_KEEP_BYTES = 8 * 1024;
+const live = new Set<ChildProcessByStdio<null, Readable, Readable>>();
+
+process.once('exit', () => {
+  for (const child of live) killGroup(child.pid, 'SIGKILL');
+});
+
+function killGroup(pid: number | undefined, signal: NodeJS.Signals): void {
+  if (pid === undefined) return;
+  try {
+    process.kill(-pid, signal);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ESRCH') throw err;
+  }
+}
+
+export interface ExitInfo {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  /** Last lines ffmpeg wrote to stderr, for diagnostics. */
+  stderr: string;
+}
+
+export class FfmpegProcess {
+  readonly pid: number;
+  readonly stdout: Readable;
+  /** Resolves once the process has exited and been reaped. */
+  readonly exited: Promise<ExitInfo>;
+  private stderrTail = '';
+  private exitInfo: ExitInfo | undefined;
+
+  constructor(binary: string, args: readonly string[]) {
+    const child = spawn(binary, args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true, shell: false });
+    live.add(child);
+    this.stdout = child.stdout;
+    child.stderr.setEncoding('utf8');
+    child.stderr.on('data', (text: string) => {
+      this.stderrTail = (this.stderrTail + text).slice(-STDERR_KEEP_BYTES);
+    });
+    this.exited = new Promise((resolve) => {
+      child.once('error', (err) => {
+        live.delete(child);
+        this.exitInfo = { code: null, signal: null, stderr: `could not start ${binary}: ${err.message}` };
+        resolve(this.exitInfo);
+      });
+      child.once('close', (code, signal) => {
+        live.delete(child);
+        this.exitInfo = { code, signal, stderr: this.stderrTail };
+        resolve(this.exitInfo);
+      });
+    });
+    this.pid = child.pid ?? -1;
+  }
+
+  get running(): boolean {
+    return this.exitInfo === undefined;
+  }
+
+  get stderr(): string {
+    return this.stderrTail;
+  }
+
+  /** SIGTERM to the group, SIGKILL after `graceMs`; resolves when reaped. */
+  async kill(graceMs = 2000): Promise<ExitInfo> {
+    if (this.exitInfo) return this.exitInfo;
+    killGroup(this.pid, 'SIGTERM');
+    const timer = setTimeout(() => killGroup(this.pid, 'SIGKILL'), graceMs);
+    try {
+      return await this.exited;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+}
+
+/** The last meaningful stderr line, trimmed for use in a user-facing message. */
+export function lastErrorLine(stderr: string): string {
+  const lines = stderr.split(/\r?\n/).map((l) => l.trim()).filter(Boolean);
+  return (lines[lines.length - 1] ?? '').slice(0, 300);
+}
+
+/** Number of ffmpeg/ffprobe children this process is supervising right now. */
+export function liveProcessCount(): number {
+  return live.size;
+}

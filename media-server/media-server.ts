@@ -1,0 +1,280 @@
+/**
+ * The media server: takes describe / play / stop / ack requests from MQTT,
+ * validates them, and runs sessions on shared upstreams. Every refusal is a
+ * coded error sent where the requester can see it; nothing a request contains
+ * can crash the process.
+ */
+import { randomBytes } from 'node:crypto';
+import type { Logger } from 'pino';
+import {
+  AckRequestSchema,
+  DescribeRequestSchema,
+  MqttcastError,
+  PROTOCOL_VERSION,
+  PlayRequestSchema,
+  REQUEST_KINDS,
+  StopRequestSchema,
+  createTopics,
+  parseRequest,
+  replyTopicProblem,
+  salvageReplyTopic,
+  toMqttcastError,
+  type Catalog,
+  type DescribeReply,
+  type ErrorCode,
+  type RequestKind,
+  type Status,
+  type Topics,
+} from '../protocol/index.js';
+import { Allowlist } from './allowlist.js';
+import type { Config } from './config.js';
+import { Metrics } from './metrics.js';
+import type { MqttLink } from './mqtt-link.js';
+import { Prober } from './probe.js';
+import { Session, type EndReason, type SessionSink } from './session.js';
+import { catalogSources, resolveTarget } from './sources.js';
+import { UpstreamPool } from './upstream-pool.js';
+
+export const SERVER_VERSION = '0.1.0';
+
+export interface MediaServerOptions {
+  config: Config;
+  link: MqttLink;
+  ffmpeg: string;
+  ffprobe: string;
+  log: Logger;
+  metrics?: Metrics;
+}
+
+export class MediaServer {
+  readonly topics: Topics;
+  readonly metrics: Metrics;
+  readonly pool: UpstreamPool;
+  private allowlist: Allowlist;
+  private readonly prober: Prober;
+  private readonly sessions = new Map<string, Session>();
+  /** Reply topics of plays still being set up. */
+  private readonly reserved = new Set<string>();
+  private readonly log: Logger;
+  private readonly sink: SessionSink;
+  private closing = false;
+  private sequence = 0;
+
+  constructor(private readonly options: MediaServerOptions) {
+    const { config, link, log } = options;
+    this.log = log.child({ component: 'media-server' });
+    this.topics = createTopics(config.prefix);
+    this.metrics = options.metrics ?? new Metrics();
+    this.allowlist = new Allowlist(config.allow);
+    this.prober = new Prober(options.ffprobe, config.limits.maxConcurrentProbes);
+    this.pool = new UpstreamPool(config, options.ffmpeg, this.prober, this.metrics, this.log);
+    this.sink = {
+      publishData: (topic, data) => link.publishData(topic, data),
+      publishStatus: (replyTopic, status) => link.publishJson(this.topics.status(replyTopic), status),
+      publishReplyError: (replyTopic, code, message, requestId) => link.publishJson(replyTopic, errorBody(code, message, requestId)),
+    };
+    this.metrics.gauge('mqttcast_sessions', 'Sessions playing now', () => this.sessions.size);
+    this.metrics.gauge('mqttcast_upstreams', 'Upstreams (ffmpeg processes) running now', () => this.pool.size);
+    link.on('message', (topic, payload) => this.onMessage(topic, payload));
+    link.on('connected', () => {
+      this.publishCatalog();
+      for (const s of this.sessions.values()) s.resync();
+    });
+    if (link.connected) this.publishCatalog();
+  }
+
+  /** Topics the server must subscribe to. */
+  static subscriptions(config: Config): string[] {
+    const topics = createTopics(config.prefix);
+    return REQUEST_KINDS.map((k) => topics.request(k));
+  }
+
+  get sessionCount(): number {
+    return this.sessions.size;
+  }
+
+  /** Replaces the allowlist (running sessions are not affected). */
+  setAllowlist(entries: readonly string[]): void {
+    this.allowlist = new Allowlist(entries);
+    this.publishCatalog();
+  }
+
+  catalog(): Catalog {
+    return {
+      protocol: PROTOCOL_VERSION,
+      server: 'mqttcast',
+      version: SERVER_VERSION,
+      prefix: this.topics.prefix,
+      secure: false,
+      sources: catalogSources(this.options.config),
+      allow: this.allowlist.summary(),
+    };
+  }
+
+  private publishCatalog(): void {
+    this.options.link.publishJson(this.topics.catalog, this.catalog(), { retain: true });
+  }
+
+  private onMessage(topic: string, payload: Buffer): void {
+    const kind = REQUEST_KINDS.find((k) => topic === this.topics.request(k));
+    if (!kind) return;
+    this.metrics.requests.inc({ kind });
+    this.handle(kind, payload).catch((err: unknown) => {
+      // Handlers report their own errors; reaching here is a bug, never a crash.
+      this.log.error({ err, kind }, 'request handler failed');
+    });
+  }
+
+  private async handle(kind: RequestKind, payload: Buffer): Promise<void> {
+    try {
+      if (this.closing) throw new MqttcastError('INTERNAL', 'the server is shutting down');
+      if (kind === 'describe') await this.describe(payload);
+      else if (kind === 'play') await this.play(payload);
+      else if (kind === 'stop') this.stop(payload);
+      else this.ack(payload);
+    } catch (err) {
+      this.refuse(kind, payload, toMqttcastError(err));
+    }
+  }
+
+  /** Sends a refusal where the requester can see it: its reply topic if usable, else `P/errors`. */
+  private refuse(kind: RequestKind, payload: Buffer, error: MqttcastError): void {
+    this.metrics.rejected.inc({ code: error.code });
+    if (error.code === 'INTERNAL') this.log.error({ err: error.cause ?? error, kind }, 'internal error');
+    else this.log.info({ kind, code: error.code, reason: error.message }, 'request refused');
+    const { replyTopic, requestId } = salvageReplyTopic(payload);
+    const body = errorBody(error.code, error.message, requestId);
+    const usable = replyTopic !== undefined && replyTopicProblem(replyTopic, this.topics) === null;
+    const ownedByOther = usable && this.sessions.has(replyTopic) && error.code === 'REPLY_TOPIC_IN_USE';
+    if (!usable || ownedByOther) {
+      this.options.link.publishJson(this.topics.errors, { ...body, request: kind, reply_topic: replyTopic?.slice(0, 256) });
+      return;
+    }
+    if (kind === 'describe' || kind === 'play') this.options.link.publishJson(replyTopic, body);
+    if (kind !== 'describe') this.options.link.publishJson(this.topics.status(replyTopic), statusError(error, requestId));
+  }
+
+  private checkReplyTopic(topic: string): void {
+    const problem = replyTopicProblem(topic, this.topics);
+    if (problem) throw new MqttcastError('REPLY_TOPIC_INVALID', `reply topic "${topic.slice(0, 64)}" ${problem}`);
+  }
+
+  private async describe(payload: Buffer): Promise<void> {
+    const req = parseRequest(DescribeRequestSchema, payload);
+    this.checkReplyTopic(req.replyTopic);
+    const spec = resolveTarget(req.target, this.allowlist, this.options.config);
+    const { upstream, mode, live, probe } = await this.pool.acquire(spec, req.codecs);
+    const info = await upstream.ready();
+    const reply: DescribeReply = {
+      ok: true,
+      mimeCodec: info.mimeCodec,
+      mode,
+      live,
+      tracks: info.tracks.map((t) => ({
+        id: t.id,
+        type: t.type as 'video' | 'audio',
+        codec: t.codec,
+        sourceCodec: t.type === 'video' ? probe?.video?.codec : probe?.audio?.codec,
+        width: t.width,
+        height: t.height,
+        sampleRate: t.sampleRate,
+        channels: t.channels,
+      })),
+      error: '',
+      ...(req.requestId ? { request_id: req.requestId } : {}),
+    };
+    this.options.link.publishJson(req.replyTopic, reply);
+  }
+
+  private async play(payload: Buffer): Promise<void> {
+    const req = parseRequest(PlayRequestSchema, payload);
+    this.checkReplyTopic(req.replyTopic);
+    if (this.sessions.has(req.replyTopic) || this.reserved.has(req.replyTopic)) {
+      throw new MqttcastError('REPLY_TOPIC_IN_USE', `reply topic "${req.replyTopic}" is already used by a session; stop it first or pick another`);
+    }
+    this.reserved.add(req.replyTopic);
+    try {
+      this.checkLimits(req.clientId);
+      const spec = resolveTarget(req.target, this.allowlist, this.options.config);
+      const perSource = [...this.sessions.values()].filter((s) => s.options.sourceKey === spec.key).length;
+      if (perSource >= this.options.config.limits.maxSessionsPerSource) {
+        throw new MqttcastError('TOO_MANY_SESSIONS', `this source already has ${perSource} viewers, the server's limit`);
+      }
+      const { upstream, mode } = await this.pool.acquire(spec, req.codecs);
+      if (this.closing) throw new MqttcastError('INTERNAL', 'the server is shutting down');
+      this.checkLimits(req.clientId);
+      const id = `s${++this.sequence}-${randomBytes(3).toString('hex')}`;
+      const { limits } = this.options.config;
+      const session = new Session({
+        id,
+        replyTopic: req.replyTopic,
+        clientId: req.clientId,
+        requestId: req.requestId,
+        sourceKey: spec.key,
+        mode,
+        upstream,
+        sink: this.sink,
+        leaseMs: limits.leaseMs,
+        maxSessionMs: limits.maxSessionSeconds * 1000,
+        flowWindow: limits.flowWindow,
+        metrics: this.metrics,
+        log: this.log.child({ session: id, reply: req.replyTopic }),
+        onEnded: (s, reason) => this.onSessionEnded(s, reason),
+        onFirstFragment: (_s, ms) => this.metrics.firstFragment.observe(ms / 1000),
+      });
+      this.sessions.set(req.replyTopic, session);
+      session.start();
+    } finally {
+      this.reserved.delete(req.replyTopic);
+    }
+  }
+
+  private checkLimits(clientId: string | undefined): void {
+    const { maxSessions, maxSessionsPerClient } = this.options.config.limits;
+    if (this.sessions.size + this.reserved.size > maxSessions) {
+      throw new MqttcastError('TOO_MANY_SESSIONS', `the server is at its limit of ${maxSessions} sessions`);
+    }
+    if (clientId !== undefined) {
+      const mine = [...this.sessions.values()].filter((s) => s.options.clientId === clientId).length;
+      if (mine >= maxSessionsPerClient) {
+        throw new MqttcastError('TOO_MANY_SESSIONS', `client "${clientId}" already has ${mine} sessions, the limit per client`);
+      }
+    }
+  }
+
+  private stop(payload: Buffer): void {
+    const req = parseRequest(StopRequestSchema, payload);
+    this.checkReplyTopic(req.replyTopic);
+    const session = this.sessions.get(req.replyTopic);
+    if (!session) throw new MqttcastError('SESSION_NOT_FOUND', `no session uses reply topic "${req.replyTopic}"`);
+    session.end('stop');
+  }
+
+  private ack(payload: Buffer): void {
+    const req = parseRequest(AckRequestSchema, payload);
+    const session = this.sessions.get(req.replyTopic);
+    if (!session) throw new MqttcastError('SESSION_NOT_FOUND', `no session uses reply topic "${req.replyTopic}"`);
+    session.ack(req.seq, req.bufferedMs);
+  }
+
+  private onSessionEnded(session: Session, reason: EndReason): void {
+    if (this.sessions.get(session.replyTopic) === session) this.sessions.delete(session.replyTopic);
+    this.metrics.sessionsEnded.inc({ reason });
+  }
+
+  /** Stops taking requests, ends every session (`server_shutdown`), stops every ffmpeg. */
+  async close(): Promise<void> {
+    if (this.closing) return;
+    this.closing = true;
+    for (const s of [...this.sessions.values()]) s.end('server_shutdown');
+    await Promise.all([this.pool.close(), this.prober.close()]);
+  }
+}
+
+function errorBody(code: ErrorCode, message: string, requestId?: string): Record<string, unknown> {
+  return { ok: false, code, error: message, ...(requestId ? { request_id: requestId } : {}) };
+}
+
+function statusError(error: MqttcastError, requestId?: string): Status {
+  return { state: 'error', code: error.code, message: error.message, ...(requestId ? { request_id: requestId } : {}) };
+}

@@ -1,0 +1,157 @@
+/**
+ * Probes a source with ffprobe (a process too, so concurrency is bounded) and
+ * decides per track whether to copy it or transcode it for the requester.
+ */
+import { MqttcastError } from '../protocol/index.js';
+import { buildProbeArgs, type OutputProfile } from './ffmpeg-args.js';
+import { FfmpegProcess, lastErrorLine } from './ffmpeg-process.js';
+import type { SourceSpec } from './sources.js';
+
+export interface ProbedTrack {
+  codec: string;
+  profile?: string;
+  width?: number;
+  height?: number;
+  sampleRate?: number;
+  channels?: number;
+}
+
+export interface ProbeResult {
+  live: boolean;
+  video?: ProbedTrack;
+  audio?: ProbedTrack;
+}
+
+interface FfprobeStream {
+  codec_type?: string;
+  codec_name?: string;
+  profile?: string;
+  width?: number;
+  height?: number;
+  sample_rate?: string;
+  channels?: number;
+}
+
+/** Families a browser can play inside MP4, keyed by the prefix of an RFC 6381 string. */
+const FAMILY_OF_CODEC: Array<[RegExp, string]> = [
+  [/^avc[13]\./i, 'h264'],
+  [/^(hvc1|hev1)\./i, 'hevc'],
+  [/^av01\./i, 'av1'],
+  [/^vp09\./i, 'vp9'],
+  [/^mp4a\.40/i, 'aac'],
+  [/^(mp4a\.6b|mp4a\.69|mp3)$/i, 'mp3'],
+  [/^opus$/i, 'opus'],
+  [/^flac$/i, 'flac'],
+];
+
+/** What a client that did not say (a script, mosquitto_sub) is assumed to play. */
+export const DEFAULT_FAMILIES = new Set(['h264', 'aac']);
+
+export function codecFamilies(codecs: readonly string[] | undefined): Set<string> {
+  if (!codecs || codecs.length === 0) return DEFAULT_FAMILIES;
+  const out = new Set<string>();
+  for (const c of codecs) {
+    const hit = FAMILY_OF_CODEC.find(([re]) => re.test(c.trim()));
+    if (hit) out.add(hit[1]);
+  }
+  return out;
+}
+
+/** ffprobe codec names that fMP4 carries and that map to a browser family. */
+const MP4_FAMILY: Record<string, string> = { h264: 'h264', hevc: 'hevc', av1: 'av1', vp9: 'vp9', aac: 'aac', mp3: 'mp3', opus: 'opus', flac: 'flac' };
+
+export function decideProfile(probe: ProbeResult, families: Set<string>): OutputProfile {
+  if (!probe.video && !probe.audio) throw new MqttcastError('UNSUPPORTED_MEDIA', 'the source has no audio or video track');
+  const playable = (t: ProbedTrack): boolean => {
+    const family = MP4_FAMILY[t.codec];
+    return family !== undefined && families.has(family);
+  };
+  return {
+    video: probe.video ? (playable(probe.video) ? 'copy' : 'h264') : 'none',
+    audio: probe.audio ? (playable(probe.audio) ? 'copy' : 'aac') : 'none',
+  };
+}
+
+export function parseProbeOutput(json: string): ProbeResult {
+  const data = JSON.parse(json) as { streams?: FfprobeStream[]; format?: { duration?: string } };
+  const streams = data.streams ?? [];
+  const track = (s: FfprobeStream | undefined): ProbedTrack | undefined =>
+    s && s.codec_name
+      ? {
+          codec: s.codec_name,
+          profile: s.profile,
+          width: s.width,
+          height: s.height,
+          sampleRate: s.sample_rate ? Number(s.sample_rate) : undefined,
+          channels: s.channels,
+        }
+      : undefined;
+  const duration = Number(data.format?.duration);
+  return {
+    live: !Number.isFinite(duration) || duration <= 0,
+    video: track(streams.find((s) => s.codec_type === 'video')),
+    audio: track(streams.find((s) => s.codec_type === 'audio')),
+  };
+}
+
+export class Prober {
+  private running = 0;
+  private readonly waiting: Array<() => void> = [];
+  private readonly processes = new Set<FfmpegProcess>();
+
+  constructor(
+    private readonly ffprobe: string,
+    private readonly maxConcurrent: number,
+    private readonly maxWaiting = 64,
+    private readonly timeoutMs = 15_000,
+  ) {}
+
+  async probe(spec: SourceSpec): Promise<ProbeResult> {
+    await this.acquire();
+    try {
+      return await this.run(spec);
+    } finally {
+      this.release();
+    }
+  }
+
+  private async run(spec: SourceSpec): Promise<ProbeResult> {
+    const proc = new FfmpegProcess(this.ffprobe, buildProbeArgs(spec));
+    this.processes.add(proc);
+    const chunks: Buffer[] = [];
+    proc.stdout.on('data', (c: Buffer) => chunks.push(c));
+    const timer = setTimeout(() => void proc.kill(500), this.timeoutMs);
+    try {
+      const exit = await proc.exited;
+      if (exit.code !== 0) {
+        const why = exit.signal ? 'probe timed out' : lastErrorLine(exit.stderr) || `ffprobe exited with ${exit.code}`;
+        throw new MqttcastError('SOURCE_UNAVAILABLE', `could not open the source: ${why}`);
+      }
+      return parseProbeOutput(Buffer.concat(chunks).toString('utf8'));
+    } finally {
+      clearTimeout(timer);
+      this.processes.delete(proc);
+    }
+  }
+
+  private acquire(): Promise<void> {
+    if (this.running < this.maxConcurrent) {
+      this.running++;
+      return Promise.resolve();
+    }
+    if (this.waiting.length >= this.maxWaiting) {
+      return Promise.reject(new MqttcastError('TOO_MANY_SESSIONS', 'too many sources are being probed right now; try again shortly'));
+    }
+    return new Promise((resolve) => this.waiting.push(resolve));
+  }
+
+  private release(): void {
+    const next = this.waiting.shift();
+    if (next) next();
+    else this.running--;
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([...this.processes].map((p) => p.kill(500)));
+  }
+}

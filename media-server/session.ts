@@ -1,0 +1,168 @@
+/**
+ * A Session is one viewer's delivery to one reply topic: init segment first,
+ * then fragments from a sync fragment on; status on `<reply>/status`; a lease
+ * kept alive by acks; flow control that skips a lagging viewer to the next
+ * sync fragment instead of queueing without bound.
+ */
+import type { Logger } from 'pino';
+import type { ErrorCode, InitInfo, Mode, MqttcastError, Status } from '../protocol/index.js';
+import type { Metrics } from './metrics.js';
+import type { Fragment, Upstream, UpstreamEvent, UpstreamViewer } from './upstream.js';
+
+export type EndReason = 'stop' | 'source_ended' | 'lease_expired' | 'max_duration' | 'server_shutdown' | 'error' | 'broker_lost';
+
+export interface SessionSink {
+  publishData(topic: string, data: Buffer): boolean;
+  publishStatus(replyTopic: string, status: Status): void;
+  /** A JSON error on the reply topic itself, for viewers that never got media (seed clients read only that topic). */
+  publishReplyError(replyTopic: string, code: ErrorCode, message: string, requestId?: string): void;
+}
+
+export interface SessionOptions {
+  id: string;
+  replyTopic: string;
+  clientId?: string;
+  requestId?: string;
+  sourceKey: string;
+  mode: Mode;
+  upstream: Upstream;
+  sink: SessionSink;
+  leaseMs: number;
+  maxSessionMs: number;
+  flowWindow: number;
+  log: Logger;
+  metrics: Metrics;
+  onEnded: (session: Session, reason: EndReason) => void;
+  onFirstFragment?: (session: Session, ms: number) => void;
+}
+
+const SKIP_NOTICE_INTERVAL_MS = 1000;
+
+export class Session implements UpstreamViewer {
+  readonly createdAt = Date.now();
+  sent = 0;
+  acked = 0;
+  skipped = 0;
+  bytes = 0;
+  bufferedMs?: number;
+  private mimeCodec?: string;
+  private ackedOnce = false;
+  private needSync = true;
+  private skipping = false;
+  private ended = false;
+  private lastSkipNotice = 0;
+  private leaseTimer?: NodeJS.Timeout;
+  private readonly maxTimer: NodeJS.Timeout;
+
+  constructor(readonly options: SessionOptions) {
+    this.maxTimer = setTimeout(() => this.end('max_duration'), options.maxSessionMs);
+    this.status({ state: 'starting' });
+  }
+
+  get id(): string {
+    return this.options.id;
+  }
+
+  get replyTopic(): string {
+    return this.options.replyTopic;
+  }
+
+  get isEnded(): boolean {
+    return this.ended;
+  }
+
+  /** Attaches to the upstream; the init segment and cached GOP arrive synchronously if present. */
+  start(): void {
+    this.options.upstream.attach(this);
+  }
+
+  onInit(init: Buffer, info: InitInfo): void {
+    if (this.ended) return;
+    this.mimeCodec = info.mimeCodec;
+    this.needSync = true;
+    this.publish(init);
+  }
+
+  onFragment(f: Fragment): void {
+    if (this.ended) return;
+    if (this.needSync && !f.sync) return;
+    const lag = this.sent - this.acked;
+    if (this.ackedOnce && lag >= this.options.flowWindow) this.skipping = true;
+    if (this.skipping && (!f.sync || lag > this.options.flowWindow / 2)) {
+      this.skip();
+      return;
+    }
+    this.skipping = false;
+    this.needSync = false;
+    if (!this.publish(f.data)) {
+      this.needSync = true; // broker unreachable: resume at a sync fragment
+      return;
+    }
+    this.sent++;
+    this.options.metrics.fragmentsSent.inc();
+    this.options.metrics.bytesSent.inc({}, f.data.byteLength);
+    if (this.sent === 1) {
+      this.options.onFirstFragment?.(this, Date.now() - this.createdAt);
+      this.status({ state: 'playing', mimeCodec: this.mimeCodec, mode: this.options.mode });
+    }
+  }
+
+  onEvent(event: UpstreamEvent): void {
+    if (event.type === 'restarting') this.status({ state: 'starting', reason: 'source_restarting', message: event.message });
+    else if (event.type === 'ended') this.end('source_ended');
+    else this.fail(event.error);
+  }
+
+  /** Called when the broker connection comes back: resume at a sync fragment. */
+  resync(): void {
+    this.needSync = true;
+  }
+
+  ack(seq: number, bufferedMs?: number): void {
+    if (this.ended) return;
+    this.ackedOnce = true;
+    this.acked = Math.min(Math.max(this.acked, seq), this.sent);
+    this.bufferedMs = bufferedMs;
+    clearTimeout(this.leaseTimer);
+    this.leaseTimer = setTimeout(() => this.end('lease_expired'), this.options.leaseMs);
+  }
+
+  private skip(): void {
+    this.skipped++;
+    this.options.metrics.fragmentsSkipped.inc();
+    const now = Date.now();
+    if (now - this.lastSkipNotice >= SKIP_NOTICE_INTERVAL_MS) {
+      this.lastSkipNotice = now;
+      this.status({ state: 'playing', reason: 'viewer_behind', skipped: this.skipped, fragments: this.sent });
+    }
+  }
+
+  private publish(data: Buffer): boolean {
+    const ok = this.options.sink.publishData(this.options.replyTopic, data);
+    if (ok) this.bytes += data.byteLength;
+    return ok;
+  }
+
+  private status(body: Omit<Status, 'request_id'>): void {
+    const requestId = this.options.requestId;
+    this.options.sink.publishStatus(this.options.replyTopic, requestId ? { ...body, request_id: requestId } : body);
+  }
+
+  fail(error: MqttcastError): void {
+    this.end('error', error.code, error.message);
+  }
+
+  /** Ends the session once; tells the viewer why on `/status`. */
+  end(reason: EndReason, code?: ErrorCode, message?: string): void {
+    if (this.ended) return;
+    this.ended = true;
+    clearTimeout(this.leaseTimer);
+    clearTimeout(this.maxTimer);
+    this.options.upstream.detach(this);
+    if (code && this.bytes === 0) this.options.sink.publishReplyError(this.replyTopic, code, message ?? code, this.options.requestId);
+    if (code) this.status({ state: 'error', code, message, reason, fragments: this.sent, skipped: this.skipped });
+    else this.status({ state: 'ended', reason, fragments: this.sent, skipped: this.skipped });
+    this.options.log.info({ reason, code, sent: this.sent, skipped: this.skipped, bytes: this.bytes }, 'session ended');
+    this.options.onEnded(this, reason);
+  }
+}

@@ -1,0 +1,122 @@
+/**
+ * Finds or starts the upstream for a (source, output profile). Live sources
+ * share one upstream among all viewers; on-demand sources get one each (a
+ * describe prepares one that the following play claims). Probe results are
+ * cached briefly so describe → play does not probe twice.
+ */
+import type { Logger } from 'pino';
+import { MqttcastError, type Mode } from '../protocol/index.js';
+import type { Config } from './config.js';
+import { buildFfmpegArgs, isCopy, profileKey, type OutputProfile } from './ffmpeg-args.js';
+import type { Metrics } from './metrics.js';
+import { codecFamilies, decideProfile, type ProbeResult, type Prober } from './probe.js';
+import type { SourceSpec } from './sources.js';
+import { Upstream } from './upstream.js';
+
+const PROBE_CACHE_MS = 60_000;
+const DEMO_PROFILE: OutputProfile = { video: 'h264', audio: 'aac' };
+
+export interface Acquired {
+  upstream: Upstream;
+  mode: Mode;
+  live: boolean;
+  probe?: ProbeResult;
+}
+
+export class UpstreamPool {
+  private readonly all = new Set<Upstream>();
+  private readonly probes = new Map<string, { at: number; result: ProbeResult }>();
+  private sequence = 0;
+  private closed = false;
+
+  constructor(
+    private readonly config: Config,
+    private readonly ffmpeg: string,
+    private readonly prober: Prober,
+    private readonly metrics: Metrics,
+    private readonly log: Logger,
+  ) {}
+
+  get size(): number {
+    return this.all.size;
+  }
+
+  upstreams(): Upstream[] {
+    return [...this.all];
+  }
+
+  async acquire(spec: SourceSpec, codecs: readonly string[] | undefined): Promise<Acquired> {
+    const families = codecFamilies(codecs);
+    const warm = this.findWarm(spec, families);
+    if (warm) return { upstream: warm, mode: warm.options.mode, live: warm.options.live };
+
+    let profile = DEMO_PROFILE;
+    let live = true;
+    let probe: ProbeResult | undefined;
+    if (spec.kind !== 'demo') {
+      probe = await this.probe(spec);
+      live = spec.live ?? probe.live;
+      profile = decideProfile(probe, families);
+    }
+    if (this.closed) throw new MqttcastError('INTERNAL', 'the server is shutting down');
+    const key = `${spec.key}|${spec.kind === 'demo' ? 'demo' : profileKey(profile)}`;
+    const mode: Mode = spec.kind === 'demo' || !isCopy(profile) ? 'transcode' : 'copy';
+    // Live: the one shared upstream. On demand: one prepared by a describe and not yet claimed.
+    const existing = [...this.all].find((u) => u.key === key && u.available);
+    const upstream = existing ?? this.create(spec, key, profile, mode, live);
+    return { upstream, mode, live, probe };
+  }
+
+  /** A running shared upstream of this source whose output the requester can play as is. */
+  private findWarm(spec: SourceSpec, families: Set<string>): Upstream | undefined {
+    return [...this.all].find(
+      (u) =>
+        u.key.startsWith(`${spec.key}|`) &&
+        u.options.shared &&
+        u.available &&
+        u.initInfo !== undefined &&
+        u.initInfo.tracks.every((t) => [...codecFamilies([t.codec])].every((f) => families.has(f))),
+    );
+  }
+
+  private async probe(spec: SourceSpec): Promise<ProbeResult> {
+    const cached = this.probes.get(spec.key);
+    if (cached && Date.now() - cached.at < PROBE_CACHE_MS) return cached.result;
+    const result = await this.prober.probe(spec);
+    this.probes.set(spec.key, { at: Date.now(), result });
+    if (this.probes.size > 256) this.probes.delete(this.probes.keys().next().value!);
+    return result;
+  }
+
+  private create(spec: SourceSpec, key: string, profile: OutputProfile, mode: Mode, live: boolean): Upstream {
+    if (this.all.size >= this.config.limits.maxUpstreams) {
+      throw new MqttcastError('TOO_MANY_SESSIONS', `the server is already reading ${this.all.size} sources, its limit`);
+    }
+    const { limits, demo } = this.config;
+    const id = `u${++this.sequence}`;
+    const upstream = new Upstream({
+      key,
+      ffmpeg: this.ffmpeg,
+      args: buildFfmpegArgs(spec, profile, live, demo),
+      mode,
+      live,
+      shared: live,
+      lingerMs: limits.lingerMs,
+      startTimeoutMs: limits.startTimeoutMs,
+      stallTimeoutMs: limits.stallTimeoutMs,
+      maxRestarts: limits.maxRestarts,
+      gopCacheBytes: limits.gopCacheBytes,
+      log: this.log.child({ upstream: id, source: spec.name ?? spec.url }),
+    });
+    this.all.add(upstream);
+    upstream.on('spawned', () => this.metrics.ffmpegStarts.inc());
+    upstream.on('restart', () => this.metrics.ffmpegRestarts.inc());
+    upstream.once('closed', () => this.all.delete(upstream));
+    return upstream.start();
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    await Promise.all([...this.all].map((u) => u.close()));
+  }
+}

@@ -1,0 +1,312 @@
+/**
+ * An Upstream is one ffmpeg process for one (source, output profile). It owns
+ * the init segment and the latest GOP, fans fragments out to any number of
+ * viewers, restarts a live source with backoff, and stops itself after a linger
+ * once its last viewer has left.
+ */
+import { EventEmitter } from 'node:events';
+import type { Logger } from 'pino';
+import {
+  Fmp4Segmenter,
+  MqttcastError,
+  fragmentStartsWithSync,
+  parseFragment,
+  parseInit,
+  type InitInfo,
+  type Mode,
+} from '../protocol/index.js';
+import { FfmpegProcess, lastErrorLine, type ExitInfo } from './ffmpeg-process.js';
+
+export interface Fragment {
+  data: Buffer;
+  /** Position in this upstream's output, counting from 1. */
+  index: number;
+  sync: boolean;
+  producerTimeMs?: number;
+}
+
+export type UpstreamEvent =
+  | { type: 'restarting'; attempt: number; message: string }
+  | { type: 'ended'; reason: 'source_ended' }
+  | { type: 'failed'; error: MqttcastError };
+
+export interface UpstreamViewer {
+  onInit(init: Buffer, info: InitInfo): void;
+  onFragment(fragment: Fragment): void;
+  onEvent(event: UpstreamEvent): void;
+}
+
+export interface UpstreamOptions {
+  key: string;
+  ffmpeg: string;
+  args: readonly string[];
+  /** Whether the output is the source as is (`copy`) or re-encoded (`transcode`). */
+  mode: Mode;
+  live: boolean;
+  /** Shared upstreams serve many viewers from the latest GOP; exclusive ones serve one viewer from the start. */
+  shared: boolean;
+  lingerMs: number;
+  startTimeoutMs: number;
+  stallTimeoutMs: number;
+  maxRestarts: number;
+  gopCacheBytes: number;
+  log: Logger;
+}
+
+export interface UpstreamEvents {
+  closed: [];
+  spawned: [pid: number];
+  restart: [];
+  fragment: [bytes: number];
+}
+
+export type UpstreamState = 'starting' | 'running' | 'restarting' | 'ended';
+
+const HEALTHY_RUN_MS = 30_000;
+
+export class Upstream extends EventEmitter<UpstreamEvents> {
+  state: UpstreamState = 'starting';
+  init?: Buffer;
+  initInfo?: InitInfo;
+  private proc?: FfmpegProcess;
+  private readonly viewers = new Set<UpstreamViewer>();
+  /** Shared: from the latest sync fragment. Exclusive: everything since start, until claimed. */
+  private cache: Fragment[] = [];
+  private cacheBytes = 0;
+  private cacheValid = false;
+  private claimed = false;
+  private fragmentCount = 0;
+  private restarts = 0;
+  private startedAt = 0;
+  private lingerTimer?: NodeJS.Timeout;
+  private stallTimer?: NodeJS.Timeout;
+  private restartTimer?: NodeJS.Timeout;
+  private readonly readyPromise: Promise<InitInfo>;
+  private resolveReady!: (info: InitInfo) => void;
+  private rejectReady!: (err: MqttcastError) => void;
+  private closing?: Promise<void>;
+
+  constructor(readonly options: UpstreamOptions) {
+    super();
+    this.readyPromise = new Promise<InitInfo>((resolve, reject) => {
+      this.resolveReady = resolve;
+      this.rejectReady = reject;
+    });
+    this.readyPromise.catch(() => undefined); // observed by callers of ready()
+  }
+
+  /** Starts ffmpeg; call once, after listeners are attached. */
+  start(): this {
+    this.spawn();
+    this.armLinger();
+    return this;
+  }
+
+  get key(): string {
+    return this.options.key;
+  }
+
+  get viewerCount(): number {
+    return this.viewers.size;
+  }
+
+  get pid(): number | undefined {
+    return this.proc?.running ? this.proc.pid : undefined;
+  }
+
+  /** Exclusive upstreams can be taken by one viewer only. */
+  get available(): boolean {
+    return this.state !== 'ended' && (this.options.shared || !this.claimed);
+  }
+
+  /** Resolves with the init segment's description, or rejects with a coded error. */
+  ready(): Promise<InitInfo> {
+    const timeout = new Promise<never>((_, reject) => {
+      const t = setTimeout(
+        () => reject(new MqttcastError('SOURCE_UNAVAILABLE', `the source sent no media within ${this.options.startTimeoutMs} ms`)),
+        this.options.startTimeoutMs,
+      );
+      void this.readyPromise.finally(() => clearTimeout(t)).catch(() => undefined);
+    });
+    return Promise.race([this.readyPromise, timeout]);
+  }
+
+  attach(viewer: UpstreamViewer): void {
+    if (!this.available) throw new MqttcastError('INTERNAL', 'upstream is not available');
+    this.claimed = true;
+    clearTimeout(this.lingerTimer);
+    this.viewers.add(viewer);
+    if (this.init && this.initInfo) {
+      viewer.onInit(this.init, this.initInfo);
+      if (this.cacheValid || !this.options.shared) for (const f of this.cache) viewer.onFragment(f);
+    }
+    if (!this.options.shared) this.dropCache();
+    this.proc?.stdout.resume();
+  }
+
+  detach(viewer: UpstreamViewer): void {
+    if (!this.viewers.delete(viewer)) return;
+    if (this.viewers.size === 0) {
+      if (this.options.shared) this.armLinger();
+      else void this.close();
+    }
+  }
+
+  private armLinger(): void {
+    clearTimeout(this.lingerTimer);
+    this.lingerTimer = setTimeout(() => {
+      if (this.viewers.size === 0) void this.close();
+    }, this.options.lingerMs);
+  }
+
+  private spawn(): void {
+    const { ffmpeg, args, log } = this.options;
+    const proc = new FfmpegProcess(ffmpeg, args);
+    this.proc = proc;
+    this.startedAt = Date.now();
+    log.info({ pid: proc.pid, restarts: this.restarts }, 'ffmpeg started');
+    this.emit('spawned', proc.pid);
+    const segmenter = new Fmp4Segmenter();
+    this.armStall();
+    proc.stdout.on('data', (chunk: Buffer) => {
+      this.armStall();
+      try {
+        for (const seg of segmenter.push(chunk)) {
+          const data = Buffer.from(seg.data.buffer, seg.data.byteOffset, seg.data.byteLength);
+          if (seg.kind === 'init') this.onInit(data);
+          else this.onFragment(data);
+        }
+      } catch (err) {
+        log.error({ err }, 'ffmpeg produced malformed MP4; stopping it');
+        void proc.kill(500);
+      }
+    });
+    void proc.exited.then((exit) => this.onExit(proc, exit));
+  }
+
+  private armStall(): void {
+    clearTimeout(this.stallTimer);
+    this.stallTimer = setTimeout(() => {
+      this.options.log.warn({ pid: this.proc?.pid }, `no output from ffmpeg for ${this.options.stallTimeoutMs} ms; restarting it`);
+      void this.proc?.kill(500);
+    }, this.options.stallTimeoutMs);
+  }
+
+  private onInit(data: Buffer): void {
+    let info: InitInfo;
+    try {
+      info = parseInit(data);
+    } catch (err) {
+      this.options.log.error({ err }, 'cannot read the init segment');
+      void this.proc?.kill(500);
+      return;
+    }
+    this.init = data;
+    this.initInfo = info;
+    this.dropCache();
+    this.state = 'running';
+    this.resolveReady(info);
+    for (const v of this.viewers) v.onInit(data, info);
+  }
+
+  private onFragment(data: Buffer): void {
+    if (!this.initInfo) return;
+    let sync: boolean;
+    let producerTimeMs: number | undefined;
+    try {
+      const info = parseFragment(data);
+      const video = this.initInfo.tracks.find((t) => t.id === this.initInfo!.videoTrackId);
+      sync = fragmentStartsWithSync(info, this.initInfo.videoTrackId, video?.defaultSampleFlags ?? 0);
+      producerTimeMs = info.producerTimeMs;
+    } catch (err) {
+      this.options.log.warn({ err }, 'unreadable fragment dropped');
+      return;
+    }
+    const fragment: Fragment = { data, index: ++this.fragmentCount, sync, producerTimeMs };
+    this.emit('fragment', data.byteLength);
+    this.remember(fragment);
+    for (const v of this.viewers) v.onFragment(fragment);
+  }
+
+  private remember(f: Fragment): void {
+    if (this.options.shared) {
+      if (f.sync) {
+        this.dropCache();
+        this.cacheValid = true;
+      }
+      if (!this.cacheValid) return;
+    } else if (this.claimed) {
+      return;
+    }
+    this.cache.push(f);
+    this.cacheBytes += f.data.byteLength;
+    if (this.cacheBytes > this.options.gopCacheBytes) {
+      if (this.options.shared) {
+        this.dropCache(); // a GOP this large is not worth keeping; late joiners wait for the next sync fragment
+      } else {
+        this.proc?.stdout.pause(); // nobody has claimed it yet: let ffmpeg wait
+      }
+    }
+  }
+
+  private dropCache(): void {
+    this.cache = [];
+    this.cacheBytes = 0;
+    this.cacheValid = false;
+  }
+
+  private onExit(proc: FfmpegProcess, exit: ExitInfo): void {
+    clearTimeout(this.stallTimer);
+    if (proc !== this.proc || this.closing) return;
+    const why = lastErrorLine(exit.stderr) || `ffmpeg exited (code ${exit.code}, signal ${exit.signal})`;
+    this.options.log.info({ pid: proc.pid, code: exit.code, signal: exit.signal, stderr: lastErrorLine(exit.stderr) }, 'ffmpeg exited');
+    if (!this.init) {
+      this.fail(new MqttcastError('SOURCE_UNAVAILABLE', `could not open the source: ${why}`));
+      return;
+    }
+    if (!this.options.live && exit.code === 0) {
+      this.broadcast({ type: 'ended', reason: 'source_ended' });
+      void this.close();
+      return;
+    }
+    if (Date.now() - this.startedAt > HEALTHY_RUN_MS) this.restarts = 0;
+    if (!this.options.live || this.restarts >= this.options.maxRestarts) {
+      this.fail(new MqttcastError('SOURCE_UNAVAILABLE', `the source stopped: ${why}`));
+      return;
+    }
+    this.restarts++;
+    this.state = 'restarting';
+    this.emit('restart');
+    const delay = Math.min(10_000, 250 * 2 ** (this.restarts - 1));
+    this.broadcast({ type: 'restarting', attempt: this.restarts, message: `source stopped (${why}); restarting in ${delay} ms` });
+    this.restartTimer = setTimeout(() => {
+      if (!this.closing) this.spawn();
+    }, delay);
+  }
+
+  private fail(error: MqttcastError): void {
+    this.rejectReady(error);
+    this.broadcast({ type: 'failed', error });
+    void this.close();
+  }
+
+  private broadcast(event: UpstreamEvent): void {
+    for (const v of [...this.viewers]) v.onEvent(event);
+  }
+
+  /** Stops ffmpeg (and reaps it). Idempotent. */
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      this.state = 'ended';
+      clearTimeout(this.lingerTimer);
+      clearTimeout(this.stallTimer);
+      clearTimeout(this.restartTimer);
+      this.rejectReady(new MqttcastError('SOURCE_UNAVAILABLE', 'the source was closed'));
+      this.dropCache();
+      await this.proc?.kill();
+      this.options.log.info('upstream closed');
+      this.emit('closed');
+    })();
+    return this.closing;
+  }
+}
