@@ -10,6 +10,8 @@ import type { SourceKind, SourceSpec } from './sources.js';
 export interface OutputProfile {
   video: 'copy' | 'h264' | 'none';
   audio: 'copy' | 'aac' | 'none';
+  /** Codec of the copied audio track (AAC from MPEG-TS/HLS needs its ADTS headers converted). */
+  audioCodec?: string;
 }
 
 export function profileKey(p: OutputProfile): string {
@@ -80,6 +82,7 @@ function encodeArgs(profile: OutputProfile, gopFrames: number | undefined): stri
     else args.push('-force_key_frames', 'expr:gte(t,n_forced*1)');
   }
   if (profile.audio === 'copy') args.push('-c:a', 'copy');
+  if (profile.audio === 'copy' && profile.audioCodec === 'aac') args.push('-bsf:a', 'aac_adtstoasc');
   if (profile.audio === 'aac') args.push('-c:a', 'aac', '-b:a', '128k', '-ac', '2');
   return args;
 }

@@ -9,6 +9,7 @@ import type { Readable } from 'node:stream';
 
 const STDERR_KEEP_BYTES = 8 * 1024;
 const live = new Set<ChildProcessByStdio<null, Readable, Readable>>();
+let spawned = 0;
 
 process.once('exit', () => {
   for (const child of live) killGroup(child.pid, 'SIGKILL');
@@ -41,6 +42,7 @@ export class FfmpegProcess {
   constructor(binary: string, args: readonly string[]) {
     const child = spawn(binary, args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true, shell: false });
     live.add(child);
+    spawned++;
     this.stdout = child.stdout;
     child.stderr.setEncoding('utf8');
     child.stderr.on('data', (text: string) => {
@@ -86,6 +88,11 @@ export class FfmpegProcess {
 export function lastErrorLine(stderr: string): string {
   const lines = stderr.split(/\r?\n/).map((l) => l.trim()).filter(Boolean);
   return (lines[lines.length - 1] ?? '').slice(0, 300);
+}
+
+/** ffmpeg/ffprobe processes started by this Node process so far. */
+export function spawnCount(): number {
+  return spawned;
 }
 
 /** Number of ffmpeg/ffprobe children this process is supervising right now. */

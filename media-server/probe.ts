@@ -69,6 +69,7 @@ export function decideProfile(probe: ProbeResult, families: Set<string>): Output
   return {
     video: probe.video ? (playable(probe.video) ? 'copy' : 'h264') : 'none',
     audio: probe.audio ? (playable(probe.audio) ? 'copy' : 'aac') : 'none',
+    audioCodec: probe.audio?.codec,
   };
 }
 
