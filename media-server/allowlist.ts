@@ -104,6 +104,9 @@ export class Allowlist {
     if (!this.entries.some((e) => entryMatches(e, url))) {
       refuse(`${url.protocol}//${url.host}${url.pathname} is not on the server's allowlist`);
     }
+    // rtsp: is not a WHATWG "special" scheme: its host case and default port are kept as typed.
+    url.hostname = url.hostname.toLowerCase();
+    if (url.port === DEFAULT_PORTS[url.protocol]) url.port = '';
     return url.href;
   }
 

@@ -50,7 +50,7 @@ export function replyTopicProblem(topic: string, topics: Topics): string | null 
   if (topic.length < 1 || topic.length > MAX_REPLY_TOPIC_LENGTH) {
     return `must be 1 to ${MAX_REPLY_TOPIC_LENGTH} characters long`;
   }
-  if (/[+#\u0000]/.test(topic)) return 'must not contain the wildcards + or # or a NUL character';
+  if (/[+#]/.test(topic) || topic.includes('\u0000')) return 'must not contain the wildcards + or # or a NUL character';
   if (topic.startsWith('$')) return 'must not start with $ (reserved for the broker)';
   if (topic.endsWith(STATUS_SUFFIX)) return `must not end with ${STATUS_SUFFIX} (used for status messages)`;
   // eslint-disable-next-line no-control-regex

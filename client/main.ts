@@ -1,0 +1,206 @@
+/**
+ * Wiring: page ↔ broker connection ↔ catalog ↔ player, the last-will, and the
+ * read-only `window.mqttcast` debug object used by tests.
+ */
+import { CatalogSchema, DEFAULT_PREFIX, createTopics, isValidPrefix, type Catalog } from '../protocol/index.js';
+import { playerError, type PlayerError } from './errors.js';
+import { createLogger, debugRequested } from './log.js';
+import { findMediaSource, supportedCodecs } from './media-source.js';
+import { MqttConnection, isBrokerUrl, sameOriginBrokerUrl, type ConnectionState } from './mqtt-connection.js';
+import { Player } from './player.js';
+import { Requests, newClientId, type RequestRoute } from './requests.js';
+import { loadBrokerUrl, loadRoute, saveBrokerUrl, saveRoute } from './settings.js';
+import { findElements, Ui } from './ui.js';
+import type { StatsSnapshot } from './stats.js';
+import type { PlayerState } from './player.js';
+
+export interface MqttcastDebug {
+  readonly state: PlayerState;
+  readonly stats: StatsSnapshot;
+  readonly lastError: PlayerError | null;
+  readonly connection: ConnectionState;
+  readonly clientId: string;
+  readonly replyTopic: string;
+  readonly brokerUrl: string;
+  readonly catalog: Catalog | null;
+  readonly codecs: readonly string[];
+}
+
+declare global {
+  interface Window {
+    readonly mqttcast: MqttcastDebug;
+  }
+}
+
+/** How long to wait for the retained catalog before assuming open mode. */
+const CATALOG_WAIT_MS = 2000;
+
+const log = createLogger('main', debugRequested(location.search));
+const ui = new Ui(findElements(document));
+const params = new URLSearchParams(location.search);
+const catalogPrefix = isValidPrefix(params.get('prefix') ?? '') ? params.get('prefix')! : DEFAULT_PREFIX;
+const catalogTopic = createTopics(catalogPrefix).catalog;
+const clientId = newClientId(() => crypto.getRandomValues(new Uint32Array(1))[0]! / 2 ** 32);
+const impl = findMediaSource();
+const codecs = impl ? supportedCodecs((type) => impl.ctor.isTypeSupported(type)) : [];
+const player = new Player({ video: ui.el.video, log: log.child('player'), codecs, impl });
+
+let brokerUrl = loadBrokerUrl(log) || sameOriginBrokerUrl(location);
+let route: RequestRoute = loadRoute(brokerUrl, log) ?? { prefix: catalogPrefix, secure: false };
+let connection: MqttConnection | null = null;
+let catalog: Catalog | null = null;
+let brokerError: PlayerError | null = null;
+/** A problem of this browser, shown until the page is reloaded. */
+const browserError: PlayerError | null = impl ? null : playerError('MSE_UNSUPPORTED');
+let catalogTimer: ReturnType<typeof setTimeout> | undefined;
+
+function currentError(): PlayerError | null {
+  return player.lastError ?? brokerError ?? browserError;
+}
+
+function showError(): void {
+  ui.showError(currentError());
+}
+
+function connect(url: string): void {
+  clearTimeout(catalogTimer);
+  connection?.destroy();
+  player.detach();
+  brokerUrl = url;
+  const requests = new Requests(clientId, route);
+  const stop = requests.stop();
+  const conn = new MqttConnection({ url, clientId, will: { topic: stop.topic, payload: stop.payload }, log: log.child('mqtt') });
+  connection = conn;
+  ui.showConnection(conn.state);
+  conn.on('state', (state) => {
+    ui.showConnection(state);
+    if (state === 'connected') onConnected(conn);
+    else {
+      clearTimeout(catalogTimer);
+      player.detach();
+    }
+  });
+  conn.on('problem', (message) => {
+    if (conn.everConnected) return;
+    brokerError = playerError('BROKER_UNREACHABLE', `${message}. Retrying…`);
+    showError();
+  });
+  conn.on('message', (topic, bytes) => {
+    if (topic === catalogTopic) onCatalog(conn, bytes);
+    else player.handleMessage(topic, bytes);
+  });
+}
+
+function onConnected(conn: MqttConnection): void {
+  brokerError = null;
+  showError();
+  conn.subscribe({ [catalogTopic]: 1 }).catch((err: unknown) => log.warn('catalog subscription failed', err));
+  clearTimeout(catalogTimer);
+  catalogTimer = setTimeout(() => ready(conn), catalog ? 0 : CATALOG_WAIT_MS);
+}
+
+function onCatalog(conn: MqttConnection, bytes: Uint8Array): void {
+  let parsed: Catalog;
+  try {
+    parsed = CatalogSchema.parse(JSON.parse(new TextDecoder().decode(bytes)));
+  } catch (err) {
+    log.warn('ignoring an invalid catalog', err);
+    return;
+  }
+  catalog = parsed;
+  ui.showSources(parsed);
+  const next: RequestRoute = { prefix: isValidPrefix(parsed.prefix) ? parsed.prefix : route.prefix, secure: parsed.secure };
+  if (next.prefix !== route.prefix || next.secure !== route.secure) {
+    // The last-will names the stop topic, which depends on the mode: reconnect with the right one.
+    route = next;
+    saveRoute(brokerUrl, route, log);
+    connect(brokerUrl);
+    return;
+  }
+  ready(conn);
+}
+
+function ready(conn: MqttConnection): void {
+  clearTimeout(catalogTimer);
+  if (conn !== connection || !conn.connected) return;
+  player.attach(conn, new Requests(clientId, route));
+}
+
+/** Applies the broker URL field; returns false (and says why) when it is not a WebSocket URL. */
+function applyBrokerField(): boolean {
+  const typed = ui.el.brokerUrl.value.trim();
+  const url = typed || sameOriginBrokerUrl(location);
+  if (!isBrokerUrl(url)) {
+    brokerError = playerError('BROKER_URL_INVALID', typed);
+    showError();
+    return false;
+  }
+  saveBrokerUrl(typed, log);
+  if (url !== brokerUrl || !connection) {
+    brokerError = null;
+    route = loadRoute(url, log) ?? { prefix: catalogPrefix, secure: false };
+    catalog = null;
+    connect(url);
+  }
+  return true;
+}
+
+ui.el.form.addEventListener('submit', (event) => {
+  event.preventDefault();
+  if (!applyBrokerField()) return;
+  player.start(ui.readTarget());
+});
+ui.el.stop.addEventListener('click', () => player.stop());
+ui.el.connect.addEventListener('click', () => applyBrokerField());
+ui.el.brokerUrl.addEventListener('keydown', (event) => {
+  if (event.key !== 'Enter') return;
+  event.preventDefault();
+  applyBrokerField();
+});
+
+player.on('state', (state, detail) => ui.showState(state, detail));
+player.on('error', () => showError());
+player.on('stats', (stats) => ui.showStats(stats, player.stats.latencyHistory.values, player.stats.bitrateHistory.values));
+
+window.addEventListener('pagehide', () => {
+  player.pagehide();
+  connection?.end().catch((err: unknown) => log.warn('disconnect failed', err));
+});
+window.addEventListener('pageshow', (event) => {
+  if (event.persisted) connect(brokerUrl);
+});
+
+const debug: MqttcastDebug = Object.freeze({
+  get state() {
+    return player.state;
+  },
+  get stats() {
+    return player.snapshot();
+  },
+  get lastError() {
+    const err = currentError();
+    return err ? { ...err } : null;
+  },
+  get connection() {
+    return connection?.state ?? 'closed';
+  },
+  clientId,
+  get replyTopic() {
+    return new Requests(clientId, route).replyTopic;
+  },
+  get brokerUrl() {
+    return brokerUrl;
+  },
+  get catalog() {
+    return catalog;
+  },
+  codecs: Object.freeze([...codecs]),
+});
+Object.defineProperty(window, 'mqttcast', { value: debug, writable: false, configurable: false, enumerable: true });
+
+ui.el.clientId.textContent = clientId;
+ui.el.brokerUrl.value = loadBrokerUrl(log);
+ui.el.defaultBroker.textContent = sameOriginBrokerUrl(location);
+ui.showState(player.state, '');
+showError();
+connect(brokerUrl);

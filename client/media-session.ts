@@ -1,0 +1,177 @@
+/**
+ * One play session on the video element: a fresh MediaSource with one
+ * SourceBuffer fed through the append queue, start-up positioning, live-edge
+ * control, back-buffer trimming and first-frame detection.
+ */
+import { parseFragment, parseInit, readBoxHeader, fragmentStartsWithSync } from '../protocol/index.js';
+import type { FragmentInfo, InitInfo } from '../protocol/index.js';
+import { AppendQueue, type AppendQueueError } from './append-queue.js';
+import { LiveEdgeController, backBufferToTrim, bufferAhead, rangesOf, startPosition } from './live-edge.js';
+import type { Logger } from './log.js';
+import { closeMediaSource, openMediaSource, type MediaSourceImpl } from './media-source.js';
+import { latencyMs, producerReference, type ProducerReference } from './stats.js';
+
+export interface MediaSessionOptions {
+  video: HTMLVideoElement;
+  impl: MediaSourceImpl;
+  mimeCodec: string;
+  live: boolean;
+  log: Logger;
+  onFirstFrame: () => void;
+  /** Append failures, decode errors: the player decides whether to restart. */
+  onMediaError: (message: string) => void;
+  onDropped: (count: number) => void;
+}
+
+const TRIM_EVERY_MS = 2000;
+
+/** Whether a message is an init segment (starts with `ftyp` or `moov`). */
+export function isInitSegment(bytes: Uint8Array): boolean {
+  const header = bytes.byteLength >= 8 ? readBoxHeader(bytes, 0) : null;
+  return header?.type === 'ftyp' || header?.type === 'moov';
+}
+
+export class MediaSession {
+  init: InitInfo | undefined;
+  firstFrameDecoded = false;
+  private mediaSource: MediaSource | undefined;
+  private objectUrl: string | undefined;
+  private queue: AppendQueue | undefined;
+  private readonly liveEdge = new LiveEdgeController();
+  private timescales = new Map<number, number>();
+  private producerRef: ProducerReference | null = null;
+  private started = false;
+  private lastTrimAt = 0;
+  private frameCallback: number | undefined;
+  private destroyed = false;
+  private readonly video: HTMLVideoElement;
+
+  constructor(private readonly options: MediaSessionOptions) {
+    this.video = options.video;
+  }
+
+  async open(): Promise<void> {
+    const { mediaSource, objectUrl } = await openMediaSource(this.video, this.options.impl);
+    this.mediaSource = mediaSource;
+    this.objectUrl = objectUrl;
+    if (this.destroyed) return;
+    const sb = mediaSource.addSourceBuffer(this.options.mimeCodec);
+    sb.mode = 'segments';
+    this.queue = new AppendQueue(sb, {
+      currentTime: () => this.video.currentTime,
+      onError: (err) => this.onQueueError(err),
+      onDrop: (count) => this.options.onDropped(count),
+    });
+    this.video.addEventListener('timeupdate', this.onTimeUpdate);
+    this.video.addEventListener('error', this.onVideoError);
+  }
+
+  get hasInit(): boolean {
+    return this.init !== undefined;
+  }
+
+  /** Parses and queues the init segment. Throws BoxFormatError for a malformed one. */
+  appendInit(bytes: Uint8Array<ArrayBuffer>): InitInfo {
+    const init = parseInit(bytes);
+    this.init = init;
+    this.timescales = new Map(init.tracks.map((t) => [t.id, t.timescale]));
+    this.queue?.appendInit(bytes);
+    if (init.videoTrackId !== undefined && 'requestVideoFrameCallback' in this.video) {
+      this.frameCallback = this.video.requestVideoFrameCallback(() => this.firstFrame());
+    }
+    return init;
+  }
+
+  /** Parses and queues one fragment. Throws BoxFormatError for a malformed one. */
+  appendFragment(bytes: Uint8Array<ArrayBuffer>): FragmentInfo {
+    const info = parseFragment(bytes);
+    const videoId = this.init?.videoTrackId;
+    const flags = this.init?.tracks.find((t) => t.id === videoId)?.defaultSampleFlags ?? 0;
+    this.queue?.appendFragment(bytes, fragmentStartsWithSync(info, videoId, flags));
+    this.producerRef = producerReference(info, this.timescales) ?? this.producerRef;
+    return info;
+  }
+
+  /** Called a few times a second: start-up position, live edge, back-buffer trimming. */
+  tick(now: number): void {
+    if (this.destroyed || !this.queue) return;
+    const video = this.video;
+    const buffered = rangesOf(video.buffered);
+    if (!this.started && buffered.length > 0) {
+      this.started = true;
+      const pos = startPosition(video.currentTime, buffered);
+      if (pos !== null) video.currentTime = pos;
+      video.play().catch((err: unknown) => this.options.log.debug('play() did not start', err));
+    }
+    const action = this.liveEdge.decide({
+      currentTime: video.currentTime,
+      buffered,
+      firstFrameDecoded: this.firstFrameDecoded,
+      live: this.options.live,
+      paused: video.paused && this.started,
+      now,
+    });
+    if (video.playbackRate !== action.rate) video.playbackRate = action.rate;
+    if (action.seekTo !== undefined) {
+      this.options.log.debug(`seek ${action.reason}`, video.currentTime, '→', action.seekTo);
+      video.currentTime = action.seekTo;
+    }
+    if (now - this.lastTrimAt >= TRIM_EVERY_MS) {
+      this.lastTrimAt = now;
+      const trim = backBufferToTrim(video.currentTime, buffered);
+      if (trim) this.queue.remove(trim.start, trim.end);
+    }
+  }
+
+  bufferAheadS(): number {
+    return bufferAhead(this.video.currentTime, rangesOf(this.video.buffered));
+  }
+
+  latencyMs(nowMs: number): number | null {
+    if (!this.producerRef || !this.firstFrameDecoded) return null;
+    return latencyMs(nowMs, this.video.currentTime, this.producerRef);
+  }
+
+  /** Lets the buffered media play out, then ends the MediaSource (source ended). */
+  async endOfStream(): Promise<void> {
+    await this.queue?.whenDrained();
+    if (!this.destroyed && this.mediaSource?.readyState === 'open') this.mediaSource.endOfStream();
+  }
+
+  destroy(): void {
+    if (this.destroyed) return;
+    this.destroyed = true;
+    this.queue?.destroy();
+    if (this.frameCallback !== undefined) this.video.cancelVideoFrameCallback(this.frameCallback);
+    this.video.removeEventListener('timeupdate', this.onTimeUpdate);
+    this.video.removeEventListener('error', this.onVideoError);
+    this.video.playbackRate = 1;
+    closeMediaSource(this.video, this.objectUrl);
+  }
+
+  private firstFrame(): void {
+    if (this.firstFrameDecoded || this.destroyed) return;
+    this.firstFrameDecoded = true;
+    this.options.onFirstFrame();
+  }
+
+  /** Fallback for browsers without requestVideoFrameCallback, and for audio-only streams. */
+  private readonly onTimeUpdate = (): void => {
+    const video = this.video;
+    const usesFrameCallback = this.frameCallback !== undefined;
+    if (!usesFrameCallback && this.started && !video.paused && video.readyState >= 2) this.firstFrame();
+  };
+
+  private readonly onVideoError = (): void => {
+    const err = this.video.error;
+    if (this.destroyed || !err) return;
+    this.options.onMediaError(err.message || `media error ${err.code}`);
+  };
+
+  private onQueueError(err: AppendQueueError): void {
+    this.options.log.warn(`append queue: ${err.operation} failed`, err.name, err.message);
+    // A failed back-buffer removal costs only memory; the next trim tries again.
+    if (err.operation === 'remove') return;
+    this.options.onMediaError(`${err.name} during ${err.operation}: ${err.message}`);
+  }
+}

@@ -1,0 +1,357 @@
+/**
+ * The player's session state machine: describe → play → media and acks, stop,
+ * recovery after stalls, and resume after the broker connection comes back.
+ * MQTT and the page are injected; media handling lives in MediaSession.
+ */
+import { Emitter } from './emitter.js';
+import { playerError, serverError, type PlayerError, type PlayerErrorCode } from './errors.js';
+import { StallWatchdog, type StallReason } from './live-edge.js';
+import type { Logger } from './log.js';
+import { MediaSession, isInitSegment } from './media-session.js';
+import { PlaybackStats } from './playback-stats.js';
+import { parseReply, parseStatus, statusEvent, type Described } from './replies.js';
+import { ReplyWaiter } from './reply-waiter.js';
+import type { PlayTarget, Requests } from './requests.js';
+import type { StatsSnapshot } from './stats.js';
+import type { PlayerEvents, PlayerOptions, PlayerState, Transport } from './player-types.js';
+
+export type { PlayerState, Transport } from './player-types.js';
+
+class Failure extends Error {
+  constructor(readonly error: PlayerError) {
+    super(error.message);
+  }
+}
+
+const TICK_MS = 250;
+const ACK_MS = 1000;
+const MAX_RECOVERIES_PER_MINUTE = 3;
+
+export class Player extends Emitter<PlayerEvents> {
+  state: PlayerState = 'idle';
+  stateDetail = '';
+  lastError: PlayerError | null = null;
+  readonly stats = new PlaybackStats();
+  private transport: Transport | null = null;
+  private requests: Requests | null = null;
+  private target: PlayTarget | null = null;
+  private wantPlaying = false;
+  private generation = 0;
+  private session: MediaSession | null = null;
+  private described: Described | null = null;
+  private playSent = false;
+  private playRequestId = '';
+  private playSentAt = 0;
+  private readonly replies = new ReplyWaiter();
+  private ackTimer: ReturnType<typeof setInterval> | undefined;
+  private tickTimer: ReturnType<typeof setInterval> | undefined;
+  private recoveries: number[] = [];
+  private readonly watchdog: StallWatchdog;
+  private readonly log: Logger;
+  private ticks = 0;
+
+  constructor(private readonly options: PlayerOptions) {
+    super();
+    this.log = options.log;
+    this.watchdog = new StallWatchdog({
+      probe: () => ({ currentTime: options.video.currentTime, paused: options.video.paused && !!this.session?.firstFrameDecoded }),
+      onStall: (reason) => this.onStall(reason),
+    });
+  }
+
+  get replyTopic(): string | undefined {
+    return this.requests?.replyTopic;
+  }
+
+  /** The broker is connected and the request route is known: resume if playback was wanted. */
+  attach(transport: Transport, requests: Requests): void {
+    this.transport = transport;
+    this.requests = requests;
+    if (this.wantPlaying) void this.run(false);
+  }
+
+  /** The broker connection dropped: stop the session locally and wait for attach(). */
+  detach(): void {
+    this.transport = null;
+    if (!this.wantPlaying) return;
+    this.generation++;
+    this.teardown();
+    this.setState('reconnecting');
+  }
+
+  start(target: PlayTarget): void {
+    this.target = target;
+    this.wantPlaying = true;
+    this.recoveries = [];
+    this.described = null;
+    this.setError(null);
+    void this.run(false);
+  }
+
+  /** Stop pressed: ends the server session and the local one. */
+  stop(): void {
+    this.wantPlaying = false;
+    this.generation++;
+    this.sendStop(1);
+    this.stats.reset();
+    this.teardown();
+    this.setError(null);
+    this.setState('idle');
+  }
+
+  /** The page is going away: send stop without waiting. */
+  pagehide(): void {
+    this.sendStop(0);
+  }
+
+  handleMessage(topic: string, bytes: Uint8Array<ArrayBuffer>): void {
+    const requests = this.requests;
+    if (!requests) return;
+    if (topic === requests.statusTopic) this.onStatus(bytes);
+    else if (topic === requests.replyTopic) {
+      // A fragment starts with a 4-byte box size, never with "{" (that would be > 2 GB).
+      if (bytes[0] === 0x7b) this.onReplyJson(bytes);
+      else this.onMedia(bytes);
+    }
+  }
+
+  snapshot(): StatsSnapshot {
+    return this.stats.snapshot(this.options.video, this.session);
+  }
+
+  destroy(): void {
+    this.wantPlaying = false;
+    this.generation++;
+    this.teardown();
+    this.watchdog.destroy();
+    this.removeAllListeners();
+  }
+
+  private async run(skipDescribe: boolean): Promise<void> {
+    const gen = ++this.generation;
+    this.teardown();
+    const { transport, requests, target } = this;
+    if (!target) return;
+    if (!transport?.connected || !requests) {
+      this.setState(this.transport ? 'reconnecting' : 'connecting');
+      return;
+    }
+    try {
+      if (!this.options.impl) throw new Failure(playerError('MSE_UNSUPPORTED'));
+      await transport.subscribe({ [requests.replyTopic]: 0, [requests.statusTopic]: 1 });
+      if (this.playSent) {
+        this.playSent = false;
+        const stop = requests.stop();
+        await transport.publish(stop.topic, stop.payload, 1);
+      }
+      const described = skipDescribe && this.described ? this.described : await this.describe(transport, requests, target, gen);
+      if (!described || gen !== this.generation) return;
+      this.described = described;
+      if (!this.options.impl.ctor.isTypeSupported(described.mimeCodec)) {
+        throw new Failure(playerError('CODEC_UNSUPPORTED', described.mimeCodec));
+      }
+      await this.openSession(described, gen);
+      if (gen !== this.generation) return;
+      this.playRequestId = `p-${gen}-${randomTag()}`;
+      const play = requests.play(target, this.options.codecs, this.playRequestId);
+      this.stats.reset(codecsOf(described.mimeCodec), described.mode);
+      this.playSentAt = performance.now();
+      this.playSent = true;
+      this.setState('starting');
+      this.startTimers();
+      await transport.publish(play.topic, play.payload, 1);
+    } catch (err) {
+      if (gen !== this.generation) return;
+      if (err instanceof Failure) this.fail(err.error);
+      else if (transport.connected) this.fail(playerError('BROKER_REFUSED', errorText(err)));
+      else this.log.info('start interrupted by the connection loss; resuming after reconnect');
+    }
+  }
+
+  private async describe(transport: Transport, requests: Requests, target: PlayTarget, gen: number): Promise<Described | null> {
+    this.setState('describing');
+    const requestId = `d-${gen}-${randomTag()}`;
+    const msg = requests.describe(target, this.options.codecs, requestId);
+    const reply = this.replies.expect(requestId, this.options.describeTimeoutMs ?? 20_000);
+    await transport.publish(msg.topic, msg.payload, 1);
+    const answer = await reply;
+    if (answer === 'cancelled' || gen !== this.generation) return null;
+    if (answer === 'timeout') throw new Failure(playerError('SERVER_TIMEOUT', `no reply to describe on ${requests.replyTopic}`));
+    if (answer.kind === 'error') throw new Failure(serverError(answer.code, answer.error));
+    if (answer.kind !== 'described') throw new Failure(playerError('INTERNAL', 'unrecognised describe reply'));
+    return answer.described;
+  }
+
+  private async openSession(described: Described, gen: number): Promise<void> {
+    const session = new MediaSession({
+      video: this.options.video,
+      impl: this.options.impl!,
+      mimeCodec: described.mimeCodec,
+      live: described.live,
+      log: this.log.child('media'),
+      onFirstFrame: () => this.onFirstFrame(session),
+      onMediaError: (message) => this.recover('MEDIA_ERROR', message),
+      onDropped: (count) => (this.stats.counters.playerDropped += count),
+    });
+    this.session = session;
+    try {
+      await session.open();
+    } catch (err) {
+      if (gen === this.generation) throw new Failure(playerError('MEDIA_ERROR', errorText(err)));
+    }
+  }
+
+  private onMedia(bytes: Uint8Array<ArrayBuffer>): void {
+    const session = this.session;
+    if (!session || !this.playSent) return;
+    try {
+      if (!session.hasInit) {
+        if (!isInitSegment(bytes)) return; // the end of an earlier session: wait for this one's init
+        session.appendInit(bytes);
+      } else {
+        session.appendFragment(bytes);
+        this.stats.counters.fragments++;
+      }
+    } catch (err) {
+      this.recover('MEDIA_ERROR', `malformed media message: ${errorText(err)}`);
+      return;
+    }
+    this.watchdog.dataArrived();
+    this.stats.media(bytes.byteLength, performance.now());
+  }
+
+  private onReplyJson(bytes: Uint8Array): void {
+    const msg = parseReply(bytes);
+    if (this.replies.offer(msg)) return;
+    if (msg.kind === 'unknown') this.log.warn('unrecognised JSON on the reply topic', msg.reason);
+    if (msg.kind !== 'error' || msg.code === 'SESSION_NOT_FOUND' || !this.playSent) return;
+    if (msg.requestId !== undefined && msg.requestId !== this.playRequestId) return;
+    this.playSent = false;
+    this.fail(serverError(msg.code, msg.error));
+  }
+
+  private onStatus(bytes: Uint8Array): void {
+    const status = parseStatus(bytes);
+    if (!status) return this.log.warn('unrecognised status message');
+    const event = statusEvent(status, this.playRequestId);
+    if (!this.playSent || event.kind === 'ignore') return;
+    if (event.kind === 'progress') {
+      if (event.skipped !== undefined) this.stats.counters.skipped = event.skipped;
+      if (event.mode) this.stats.counters.mode = event.mode;
+      return;
+    }
+    this.playSent = false;
+    if (event.kind === 'error') return this.fail(serverError(event.code, event.message));
+    // The source ended: let the buffered media play out, keep the stats ticking.
+    this.wantPlaying = false;
+    this.stopAcks();
+    void this.session?.endOfStream().catch((err: unknown) => this.log.warn('endOfStream failed', err));
+    this.setState('ended', event.reason);
+  }
+
+  private onFirstFrame(session: MediaSession): void {
+    if (session !== this.session) return;
+    this.stats.counters.ttffMs = Math.round(performance.now() - this.playSentAt);
+    this.setState('playing');
+  }
+
+  private onStall(reason: StallReason): void {
+    this.recover('STALLED', reason === 'no-data' ? 'no media arrived for several seconds' : 'the picture stopped moving');
+  }
+
+  /** Restarts with stop + play on a fresh MediaSource; gives up after a few tries a minute. */
+  private recover(code: PlayerErrorCode, detail: string): void {
+    if (!this.wantPlaying || !this.session) return;
+    this.log.warn(`recovering (${code})`, detail);
+    const now = Date.now();
+    this.recoveries = this.recoveries.filter((t) => now - t < 60_000);
+    if (this.recoveries.length >= MAX_RECOVERIES_PER_MINUTE) return this.fail(playerError(code, detail));
+    this.recoveries.push(now);
+    this.setState('recovering', detail);
+    void this.run(true);
+  }
+
+  private fail(error: PlayerError): void {
+    this.wantPlaying = false;
+    this.generation++;
+    this.sendStop(0);
+    this.teardown();
+    this.setError(error);
+    this.setState('error', error.message);
+  }
+
+  private sendStop(qos: 0 | 1): void {
+    const { transport, requests } = this;
+    if (!this.playSent || !transport?.connected || !requests) return;
+    this.playSent = false;
+    const stop = requests.stop();
+    transport.publish(stop.topic, stop.payload, qos).catch((err: unknown) => this.log.warn('stop not sent', err));
+  }
+
+  private startTimers(): void {
+    this.stopTimers();
+    this.watchdog.start();
+    this.ackTimer = setInterval(() => this.sendAck(), ACK_MS);
+    this.tickTimer = setInterval(() => this.tick(), TICK_MS);
+  }
+
+  /** Stops acks and the stall watchdog; live-edge ticks and stats go on. */
+  private stopAcks(): void {
+    this.watchdog.stop();
+    clearInterval(this.ackTimer);
+    this.ackTimer = undefined;
+  }
+
+  private stopTimers(): void {
+    this.stopAcks();
+    clearInterval(this.tickTimer);
+    this.tickTimer = undefined;
+  }
+
+  private tick(): void {
+    this.session?.tick(performance.now());
+    if (++this.ticks % 2 !== 0) return;
+    const stats = this.snapshot();
+    if (this.ticks % 4 === 0) this.stats.sample(stats);
+    this.emit('stats', stats);
+  }
+
+  private sendAck(): void {
+    const { transport, requests, session } = this;
+    if (!transport?.connected || !requests || !session || !this.playSent) return;
+    const ack = requests.ack(this.stats.counters.fragments, session.bufferAheadS() * 1000);
+    transport.publish(ack.topic, ack.payload, 0).catch((err: unknown) => this.log.warn('ack not sent', err));
+  }
+
+  private teardown(): void {
+    this.replies.cancel();
+    this.stopTimers();
+    this.session?.destroy();
+    this.session = null;
+    this.emit('stats', this.snapshot());
+  }
+
+  private setState(state: PlayerState, detail = ''): void {
+    if (this.state === state && this.stateDetail === detail) return;
+    this.state = state;
+    this.stateDetail = detail;
+    this.emit('state', state, detail);
+  }
+
+  private setError(error: PlayerError | null): void {
+    this.lastError = error;
+    this.emit('error', error);
+  }
+}
+
+function codecsOf(mimeCodec: string): string {
+  return /codecs="?([^"]*)"?/.exec(mimeCodec)?.[1] ?? mimeCodec;
+}
+
+function randomTag(): string {
+  return Math.random().toString(36).slice(2, 8);
+}
+
+function errorText(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}

@@ -1,0 +1,72 @@
+/**
+ * Request topics and payloads the player sends, for open and secure mode.
+ * Topic strings come from protocol/; the payload field names are wire protocol v1.
+ */
+import { createTopics, type RequestKind, type Topics } from '../protocol/index.js';
+
+export type PlayTarget = { source: string } | { url: string };
+
+export interface OutgoingMessage {
+  topic: string;
+  payload: string;
+}
+
+export interface RequestRoute {
+  prefix: string;
+  /** Secure mode: requests go to `P/req/<clientId>/<kind>`. */
+  secure: boolean;
+}
+
+/** A fresh client id for this tab: `web-` and 12 random base-36 characters. */
+export function newClientId(random: () => number = Math.random): string {
+  let id = '';
+  while (id.length < 12) id += Math.floor(random() * 36).toString(36);
+  return `web-${id}`;
+}
+
+export class Requests {
+  readonly topics: Topics;
+  /** The tab's one reply (data) topic; fixed so that the last-will can name it. */
+  readonly replyTopic: string;
+  readonly statusTopic: string;
+
+  constructor(
+    readonly clientId: string,
+    readonly route: RequestRoute,
+  ) {
+    this.topics = createTopics(route.prefix);
+    this.replyTopic = `${this.topics.sessionRoot(clientId)}live`;
+    this.statusTopic = this.topics.status(this.replyTopic);
+  }
+
+  topic(kind: RequestKind): string {
+    return this.route.secure ? this.topics.clientRequest(this.clientId, kind) : this.topics.request(kind);
+  }
+
+  describe(target: PlayTarget, codecs: readonly string[], requestId: string): OutgoingMessage {
+    return this.message('describe', { ...target, reply_topic: this.replyTopic, codecs: [...codecs], request_id: requestId });
+  }
+
+  play(target: PlayTarget, codecs: readonly string[], requestId: string): OutgoingMessage {
+    return this.message('play', {
+      ...target,
+      reply_topic: this.replyTopic,
+      codecs: [...codecs],
+      request_id: requestId,
+      client_id: this.clientId,
+    });
+  }
+
+  stop(): OutgoingMessage {
+    return this.message('stop', { reply_topic: this.replyTopic });
+  }
+
+  ack(seq: number, bufferedMs: number): OutgoingMessage {
+    const buffered = Math.min(3_600_000, Math.max(0, Math.round(bufferedMs)));
+    return this.message('ack', { reply_topic: this.replyTopic, seq, buffered_ms: buffered });
+  }
+
+  private message(kind: RequestKind, body: Record<string, unknown>): OutgoingMessage {
+    return { topic: this.topic(kind), payload: JSON.stringify(body) };
+  }
+}

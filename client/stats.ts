@@ -1,0 +1,130 @@
+/**
+ * Playback statistics: bitrate from message sizes over a window, latency behind
+ * live from the fragments' producer reference time (prft), time to first frame,
+ * skipped fragments, and short histories for the sparklines. No DOM inside.
+ */
+import type { FragmentInfo } from '../protocol/index.js';
+
+/** Bits per second over a sliding window of message sizes. */
+export class BitrateMeter {
+  private samples: Array<{ at: number; bytes: number }> = [];
+
+  constructor(private readonly windowMs = 3000) {}
+
+  add(bytes: number, now: number): void {
+    this.samples.push({ at: now, bytes });
+    this.prune(now);
+  }
+
+  /** Null until the window holds at least two messages. */
+  bitsPerSecond(now: number): number | null {
+    this.prune(now);
+    const first = this.samples[0];
+    if (!first || this.samples.length < 2) return null;
+    const span = Math.max(now - first.at, 250);
+    const bytes = this.samples.reduce((sum, s) => sum + s.bytes, 0);
+    return (bytes * 8 * 1000) / span;
+  }
+
+  reset(): void {
+    this.samples = [];
+  }
+
+  private prune(now: number): void {
+    while (this.samples.length > 0 && now - this.samples[0]!.at > this.windowMs) this.samples.shift();
+  }
+}
+
+export interface ProducerReference {
+  /** Unix milliseconds at which the producer made the referenced media time. */
+  producerTimeMs: number;
+  /** Media time in seconds (prft media time / track timescale). */
+  mediaTimeS: number;
+}
+
+/** Latency behind live: wall clock now minus the wall-clock time of the frame on screen. */
+export function latencyMs(nowMs: number, currentTime: number, ref: ProducerReference): number {
+  return nowMs - (ref.producerTimeMs + (currentTime - ref.mediaTimeS) * 1000);
+}
+
+/** The producer reference of a fragment, if it carries a prft for a known track. */
+export function producerReference(info: FragmentInfo, timescales: ReadonlyMap<number, number>): ProducerReference | null {
+  if (info.producerTimeMs === undefined || info.producerMediaTime === undefined) return null;
+  const timescale = timescales.get(info.producerTrackId ?? -1) ?? [...timescales.values()][0];
+  if (!timescale) return null;
+  return { producerTimeMs: info.producerTimeMs, mediaTimeS: info.producerMediaTime / timescale };
+}
+
+/** A fixed-length history of numbers, oldest first. */
+export class History {
+  private items: number[] = [];
+
+  constructor(private readonly capacity = 60) {}
+
+  push(value: number): void {
+    this.items.push(value);
+    if (this.items.length > this.capacity) this.items.shift();
+  }
+
+  get values(): readonly number[] {
+    return this.items;
+  }
+
+  clear(): void {
+    this.items = [];
+  }
+}
+
+export interface StatsSnapshot {
+  codec: string;
+  mode: string;
+  width: number;
+  height: number;
+  bitrateBps: number | null;
+  latencyMs: number | null;
+  bufferS: number;
+  decodedFrames: number;
+  droppedFrames: number;
+  ttffMs: number | null;
+  /** Fragments the server skipped for this viewer (from /status). */
+  skipped: number;
+  /** Fragments the player's append queue dropped because it fell behind. */
+  playerDropped: number;
+  /** Fragments received since the current play was sent. */
+  fragments: number;
+  bytes: number;
+}
+
+export function emptyStats(): StatsSnapshot {
+  return {
+    codec: '',
+    mode: '',
+    width: 0,
+    height: 0,
+    bitrateBps: null,
+    latencyMs: null,
+    bufferS: 0,
+    decodedFrames: 0,
+    droppedFrames: 0,
+    ttffMs: null,
+    skipped: 0,
+    playerDropped: 0,
+    fragments: 0,
+    bytes: 0,
+  };
+}
+
+export function formatBitrate(bps: number | null): string {
+  if (bps === null) return '—';
+  if (bps >= 1e6) return `${(bps / 1e6).toFixed(2)} Mbit/s`;
+  return `${Math.round(bps / 1e3)} kbit/s`;
+}
+
+export function formatMs(ms: number | null): string {
+  if (ms === null || !Number.isFinite(ms)) return '—';
+  return ms >= 10_000 ? `${(ms / 1000).toFixed(1)} s` : `${Math.round(ms)} ms`;
+}
+
+export function formatResolution(width: number, height: number): string {
+  return width > 0 && height > 0 ? `${width}×${height}` : '—';
+}

@@ -1,0 +1,178 @@
+/**
+ * The page: element lookup, what the person sees (state, errors, stats,
+ * sources), and what they typed. No MQTT or media logic here.
+ */
+import type { Catalog } from '../protocol/index.js';
+import type { PlayerError } from './errors.js';
+import type { ConnectionState } from './mqtt-connection.js';
+import type { PlayerState } from './player.js';
+import type { PlayTarget } from './requests.js';
+import { Sparkline } from './sparkline.js';
+import { formatBitrate, formatMs, formatResolution, type StatsSnapshot } from './stats.js';
+
+const STAT_IDS = ['state', 'codec', 'mode', 'resolution', 'bitrate', 'latency', 'buffer', 'frames', 'ttff', 'skipped'] as const;
+type StatId = (typeof STAT_IDS)[number];
+
+export interface UiElements {
+  form: HTMLFormElement;
+  source: HTMLSelectElement;
+  url: HTMLInputElement;
+  brokerUrl: HTMLInputElement;
+  connect: HTMLButtonElement;
+  start: HTMLButtonElement;
+  stop: HTMLButtonElement;
+  video: HTMLVideoElement;
+  state: HTMLElement;
+  connection: HTMLElement;
+  error: HTMLElement;
+  stats: HTMLElement;
+  statsToggle: HTMLButtonElement;
+  clientId: HTMLElement;
+  urlHint: HTMLElement;
+  defaultBroker: HTMLElement;
+  sparkLatency: SVGSVGElement;
+  sparkBitrate: SVGSVGElement;
+  stat: Record<StatId, HTMLElement>;
+}
+
+function byId<T extends Element>(doc: Document, id: string, type: { new (): T }): T {
+  const el = doc.getElementById(id);
+  if (!(el instanceof type)) throw new Error(`page is missing #${id}`);
+  return el;
+}
+
+export function findElements(doc: Document): UiElements {
+  const html = (id: string): HTMLElement => byId(doc, id, HTMLElement);
+  return {
+    form: byId(doc, 'controls', HTMLFormElement),
+    source: byId(doc, 'source', HTMLSelectElement),
+    url: byId(doc, 'url', HTMLInputElement),
+    brokerUrl: byId(doc, 'broker-url', HTMLInputElement),
+    connect: byId(doc, 'connect', HTMLButtonElement),
+    start: byId(doc, 'start', HTMLButtonElement),
+    stop: byId(doc, 'stop', HTMLButtonElement),
+    video: byId(doc, 'video', HTMLVideoElement),
+    state: html('state'),
+    connection: html('connection'),
+    error: html('error'),
+    stats: html('stats'),
+    statsToggle: byId(doc, 'stats-toggle', HTMLButtonElement),
+    clientId: html('client-id'),
+    urlHint: html('url-hint'),
+    defaultBroker: html('default-broker'),
+    sparkLatency: byId(doc, 'spark-latency', SVGSVGElement),
+    sparkBitrate: byId(doc, 'spark-bitrate', SVGSVGElement),
+    stat: Object.fromEntries(STAT_IDS.map((id) => [id, html(`stat-${id}`)])) as Record<StatId, HTMLElement>,
+  };
+}
+
+const STATE_TEXT: Record<PlayerState, string> = {
+  idle: 'Idle',
+  connecting: 'Connecting to the broker…',
+  describing: 'Asking the server about the source…',
+  starting: 'Starting…',
+  playing: 'Playing',
+  recovering: 'Recovering…',
+  reconnecting: 'Reconnecting…',
+  ended: 'Ended',
+  error: 'Error',
+};
+
+const CONNECTION_TEXT: Record<ConnectionState, string> = {
+  connecting: 'Connecting…',
+  connected: 'Connected',
+  reconnecting: 'Reconnecting…',
+  closed: 'Disconnected',
+};
+
+export class Ui {
+  private readonly latencySpark: Sparkline;
+  private readonly bitrateSpark: Sparkline;
+
+  constructor(readonly el: UiElements) {
+    this.latencySpark = new Sparkline(el.sparkLatency);
+    this.bitrateSpark = new Sparkline(el.sparkBitrate);
+    el.statsToggle.addEventListener('click', this.toggleStats);
+  }
+
+  /** What to play: the URL when one is typed, else the chosen source. */
+  readTarget(): PlayTarget {
+    const url = this.el.url.value.trim();
+    return url ? { url } : { source: this.el.source.value || 'demo' };
+  }
+
+  showSources(catalog: Catalog): void {
+    const { source } = this.el;
+    const previous = source.value;
+    const options = catalog.sources.map((s) => {
+      const option = document.createElement('option');
+      option.value = s.name;
+      option.textContent = s.description ? `${s.name} — ${s.description}` : s.name;
+      return option;
+    });
+    if (options.length === 0) options.push(new Option('demo', 'demo'));
+    source.replaceChildren(...options);
+    const names = catalog.sources.map((s) => s.name);
+    source.value = names.includes(previous) ? previous : names.includes('demo') ? 'demo' : (names[0] ?? 'demo');
+    const allow = catalog.allow.length > 0 ? ` Allowed: ${catalog.allow.join(', ')}.` : ' The server allows no URLs, only the named sources.';
+    this.el.urlHint.textContent = `Leave empty to play the source above.${allow}`;
+  }
+
+  showState(state: PlayerState, detail: string): void {
+    const text = state === 'ended' && detail ? `Ended (${detail.replace(/_/g, ' ')})` : STATE_TEXT[state];
+    this.el.state.textContent = text;
+    this.el.state.dataset.state = state;
+    this.el.stat.state.textContent = state;
+    this.el.stop.disabled = state === 'idle' || state === 'error';
+  }
+
+  showConnection(state: ConnectionState): void {
+    this.el.connection.textContent = CONNECTION_TEXT[state];
+    this.el.connection.dataset.state = state;
+  }
+
+  showError(error: PlayerError | null): void {
+    const box = this.el.error;
+    if (!error) {
+      box.replaceChildren();
+      return;
+    }
+    const main = document.createElement('strong');
+    main.textContent = error.message;
+    const parts: Node[] = [main];
+    if (error.detail) {
+      const detail = document.createElement('span');
+      detail.className = 'detail';
+      detail.textContent = error.detail;
+      parts.push(detail);
+    }
+    box.replaceChildren(...parts);
+  }
+
+  showStats(stats: StatsSnapshot, latency: readonly number[], bitrate: readonly number[]): void {
+    const s = this.el.stat;
+    s.codec.textContent = stats.codec || '—';
+    s.mode.textContent = stats.mode || '—';
+    s.resolution.textContent = formatResolution(stats.width, stats.height);
+    s.bitrate.textContent = formatBitrate(stats.bitrateBps);
+    s.latency.textContent = formatMs(stats.latencyMs);
+    s.buffer.textContent = `${stats.bufferS.toFixed(2)} s`;
+    s.frames.textContent = `${stats.decodedFrames} decoded · ${stats.droppedFrames} dropped`;
+    s.ttff.textContent = formatMs(stats.ttffMs);
+    s.skipped.textContent = `${stats.skipped} server · ${stats.playerDropped} player`;
+    this.latencySpark.update(latency);
+    this.bitrateSpark.update(bitrate);
+  }
+
+  destroy(): void {
+    this.el.statsToggle.removeEventListener('click', this.toggleStats);
+    this.latencySpark.destroy();
+    this.bitrateSpark.destroy();
+  }
+
+  private readonly toggleStats = (): void => {
+    const hidden = this.el.stats.toggleAttribute('hidden');
+    this.el.statsToggle.setAttribute('aria-expanded', String(!hidden));
+    this.el.statsToggle.textContent = hidden ? 'Show stats' : 'Hide stats';
+  };
+}
