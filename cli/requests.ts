@@ -30,7 +30,10 @@ async function connect(flags: RequestFlags): Promise<MqttClient> {
   });
   await new Promise<void>((resolve, reject) => {
     client.once('connect', () => resolve());
-    client.once('error', (err) => reject(new CliError(`cannot use the MQTT broker at ${flags.broker}: ${err.message}`, EXIT.BROKER_UNREACHABLE)));
+    client.once('error', (err: NodeJS.ErrnoException) => {
+      const unreachable = ['ECONNREFUSED', 'EHOSTUNREACH', 'ENOTFOUND', 'ETIMEDOUT'].includes(err.code ?? '');
+      reject(new CliError(`${unreachable ? 'cannot reach' : 'cannot use'} the MQTT broker at ${flags.broker}: ${err.message}`, EXIT.BROKER_UNREACHABLE));
+    });
     client.once('close', () => reject(new CliError(`cannot reach the MQTT broker at ${flags.broker}`, EXIT.BROKER_UNREACHABLE)));
   });
   client.removeAllListeners('close');

@@ -48,8 +48,26 @@ export async function startService(config: Config, log: Logger): Promise<Service
       });
       opened.push(broker);
     }
+    // Bind every listener before connecting anything, so a busy port fails fast and alone.
+    let mediaServer: MediaServer | undefined;
+    let link: MqttLink | undefined;
+    const http = await HttpServer.start({
+      host: config.host,
+      port: config.httpPort,
+      clientDir: config.clientDir ?? DEFAULT_CLIENT_DIR,
+      log: log.child({ component: 'http' }),
+      health: () => ({
+        ok: link?.connected ?? false,
+        broker: link?.connected ? 'connected' : 'disconnected',
+        sessions: mediaServer?.sessionCount ?? 0,
+        upstreams: mediaServer?.pool.size ?? 0,
+      }),
+      metrics: () => mediaServer?.metrics.render() ?? '',
+      upgradeMqtt: broker ? (req, socket, head) => broker.handleUpgrade(req, socket, head) : undefined,
+    });
+    opened.push(http);
     const brokerUrl = config.brokerUrl ?? broker!.url;
-    const link = await MqttLink.connect({
+    link = await MqttLink.connect({
       url: brokerUrl,
       username: config.brokerUsername,
       password: config.brokerPassword,
@@ -57,23 +75,8 @@ export async function startService(config: Config, log: Logger): Promise<Service
       log: log.child({ component: 'mqtt' }),
     });
     opened.push(link);
-    const mediaServer = new MediaServer({ config, link, ffmpeg: binaries.ffmpeg, ffprobe: binaries.ffprobe, log });
+    mediaServer = new MediaServer({ config, link, ffmpeg: binaries.ffmpeg, ffprobe: binaries.ffprobe, log });
     opened.push(mediaServer);
-    const http = await HttpServer.start({
-      host: config.host,
-      port: config.httpPort,
-      clientDir: config.clientDir ?? DEFAULT_CLIENT_DIR,
-      log: log.child({ component: 'http' }),
-      health: () => ({
-        ok: link.connected,
-        broker: link.connected ? 'connected' : 'disconnected',
-        sessions: mediaServer.sessionCount,
-        upstreams: mediaServer.pool.size,
-      }),
-      metrics: () => mediaServer.metrics.render(),
-      upgradeMqtt: broker ? (req, socket, head) => broker.handleUpgrade(req, socket, head) : undefined,
-    });
-    opened.push(http);
     const host = hostForUrl(config.host);
     const urls = {
       web: `http://${host}:${http.port}/`,
