@@ -30,8 +30,8 @@ async function connect(flags: RequestFlags): Promise<MqttClient> {
   });
   await new Promise<void>((resolve, reject) => {
     client.once('connect', () => resolve());
-    client.once('error', (err: NodeJS.ErrnoException) => {
-      const unreachable = ['ECONNREFUSED', 'EHOSTUNREACH', 'ENOTFOUND', 'ETIMEDOUT'].includes(err.code ?? '');
+    client.once('error', (err: Error & { code?: unknown }) => {
+      const unreachable = ['ECONNREFUSED', 'EHOSTUNREACH', 'ENOTFOUND', 'ETIMEDOUT'].includes(String(err.code));
       reject(new CliError(`${unreachable ? 'cannot reach' : 'cannot use'} the MQTT broker at ${flags.broker}: ${err.message}`, EXIT.BROKER_UNREACHABLE));
     });
     client.once('close', () => reject(new CliError(`cannot reach the MQTT broker at ${flags.broker}`, EXIT.BROKER_UNREACHABLE)));

@@ -49,33 +49,32 @@ export async function startService(config: Config, log: Logger): Promise<Service
       opened.push(broker);
     }
     // Bind every listener before connecting anything, so a busy port fails fast and alone.
-    let mediaServer: MediaServer | undefined;
-    let link: MqttLink | undefined;
+    const late: { link?: MqttLink; mediaServer?: MediaServer } = {};
     const http = await HttpServer.start({
       host: config.host,
       port: config.httpPort,
       clientDir: config.clientDir ?? DEFAULT_CLIENT_DIR,
       log: log.child({ component: 'http' }),
       health: () => ({
-        ok: link?.connected ?? false,
-        broker: link?.connected ? 'connected' : 'disconnected',
-        sessions: mediaServer?.sessionCount ?? 0,
-        upstreams: mediaServer?.pool.size ?? 0,
+        ok: late.link?.connected ?? false,
+        broker: late.link?.connected ? 'connected' : 'disconnected',
+        sessions: late.mediaServer?.sessionCount ?? 0,
+        upstreams: late.mediaServer?.pool.size ?? 0,
       }),
-      metrics: () => mediaServer?.metrics.render() ?? '',
+      metrics: () => late.mediaServer?.metrics.render() ?? '',
       upgradeMqtt: broker ? (req, socket, head) => broker.handleUpgrade(req, socket, head) : undefined,
     });
     opened.push(http);
     const brokerUrl = config.brokerUrl ?? broker!.url;
-    link = await MqttLink.connect({
+    const link = (late.link = await MqttLink.connect({
       url: brokerUrl,
       username: config.brokerUsername,
       password: config.brokerPassword,
       subscriptions: MediaServer.subscriptions(config),
       log: log.child({ component: 'mqtt' }),
-    });
+    }));
     opened.push(link);
-    mediaServer = new MediaServer({ config, link, ffmpeg: binaries.ffmpeg, ffprobe: binaries.ffprobe, log });
+    const mediaServer = (late.mediaServer = new MediaServer({ config, link, ffmpeg: binaries.ffmpeg, ffprobe: binaries.ffprobe, log }));
     opened.push(mediaServer);
     const host = hostForUrl(config.host);
     const urls = {
