@@ -47,6 +47,9 @@ export class EmbeddedBroker {
   static async start(options: EmbeddedBrokerOptions): Promise<EmbeddedBroker> {
     const aedes = await Aedes.createBroker({
       drainTimeout: options.drainTimeoutMs ?? 10_000,
+      // Messages in flight at once. A subscriber whose socket is full holds its slots until it
+      // drains or drainTimeout drops it; a large pool keeps the other subscribers flowing meanwhile.
+      concurrency: 1000,
       maxClientsIdLength: 128,
       heartbeatInterval: 60_000,
       ...options.hooks,

@@ -41,6 +41,10 @@ export const LimitsSchema = z
     stallTimeoutMs: z.number().int().min(1000).default(15_000),
     /** Restarts of a live source's ffmpeg before its viewers get SOURCE_UNAVAILABLE. */
     maxRestarts: z.number().int().min(0).default(5),
+    /** Sessions survive a broker outage this long (publishing resumes); after it they are ended. */
+    brokerLossMs: z.number().int().min(0).default(30_000),
+    /** How often the retained stats message is published. */
+    statsIntervalMs: z.number().int().min(1000).default(5_000),
     /** Bytes of the latest GOP kept for late joiners. */
     gopCacheBytes: z.number().int().min(0).default(24 * 1024 * 1024),
   })

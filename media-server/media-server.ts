@@ -53,12 +53,15 @@ export class MediaServer {
   private allowlist: Allowlist;
   private readonly prober: Prober;
   private readonly sessions = new Map<string, Session>();
-  /** Reply topics of plays still being set up. */
+  /** Reply topics of plays still being set up, and those of them a stop already arrived for. */
   private readonly reserved = new Set<string>();
+  private readonly cancelled = new Set<string>();
   private readonly log: Logger;
   private readonly sink: SessionSink;
   private closing = false;
   private sequence = 0;
+  private brokerLossTimer?: NodeJS.Timeout;
+  private readonly statsTimer: NodeJS.Timeout;
 
   constructor(private readonly options: MediaServerOptions) {
     const { config, link, log } = options;
@@ -77,10 +80,42 @@ export class MediaServer {
     this.metrics.gauge('mqttcast_upstreams', 'Upstreams (ffmpeg processes) running now', () => this.pool.size);
     link.on('message', (topic, payload) => this.onMessage(topic, payload));
     link.on('connected', () => {
+      clearTimeout(this.brokerLossTimer);
+      this.brokerLossTimer = undefined;
       this.publishCatalog();
       for (const s of this.sessions.values()) s.resync();
     });
+    link.on('offline', () => this.onBrokerLost());
     if (link.connected) this.publishCatalog();
+    this.statsTimer = setInterval(() => this.publishStats(), config.limits.statsIntervalMs);
+    this.statsTimer.unref();
+  }
+
+  /** Sessions live through a short outage; after `brokerLossMs` they end (and viewers learn it on reconnect). */
+  private onBrokerLost(): void {
+    if (this.brokerLossTimer || this.closing) return;
+    const { brokerLossMs } = this.options.config.limits;
+    this.brokerLossTimer = setTimeout(() => {
+      this.log.warn({ sessions: this.sessions.size, brokerLossMs }, 'broker unreachable for too long; ending sessions');
+      for (const s of [...this.sessions.values()]) s.end('broker_lost');
+    }, brokerLossMs);
+  }
+
+  stats(): Record<string, unknown> {
+    const m = this.metrics;
+    return {
+      at: new Date().toISOString(),
+      sessions: this.sessions.size,
+      upstreams: this.pool.upstreams().map((u) => ({ key: u.key.replace(/\/\/[^/@]*@/, '//***@'), state: u.state, viewers: u.viewerCount, pid: u.pid })),
+      fragments_sent: m.fragmentsSent.get(),
+      fragments_skipped: m.fragmentsSkipped.get(),
+      bytes_sent: m.bytesSent.get(),
+      ffmpeg_restarts: m.ffmpegRestarts.get(),
+    };
+  }
+
+  private publishStats(): void {
+    if (this.options.link.connected) this.options.link.publishJson(this.topics.stats, this.stats(), { retain: true, qos: 0 });
   }
 
   /** Topics the server must subscribe to. */
@@ -91,6 +126,11 @@ export class MediaServer {
 
   get sessionCount(): number {
     return this.sessions.size;
+  }
+
+  /** The session using a reply topic, if any (read-only use: metrics, tests). */
+  session(replyTopic: string): Session | undefined {
+    return this.sessions.get(replyTopic);
   }
 
   /** Replaces the allowlist (running sessions are not affected). */
@@ -224,8 +264,10 @@ export class MediaServer {
       });
       this.sessions.set(req.replyTopic, session);
       session.start();
+      if (this.cancelled.has(req.replyTopic)) session.end('stop');
     } finally {
       this.reserved.delete(req.replyTopic);
+      this.cancelled.delete(req.replyTopic);
     }
   }
 
@@ -245,6 +287,10 @@ export class MediaServer {
   private stop(payload: Buffer): void {
     const req = parseRequest(StopRequestSchema, payload);
     this.checkReplyTopic(req.replyTopic);
+    if (this.reserved.has(req.replyTopic)) {
+      this.cancelled.add(req.replyTopic); // the play is still starting: it ends as soon as it exists
+      return;
+    }
     const session = this.sessions.get(req.replyTopic);
     if (!session) throw new MqttcastError('SESSION_NOT_FOUND', `no session uses reply topic "${req.replyTopic}"`);
     session.end('stop');
@@ -266,6 +312,8 @@ export class MediaServer {
   async close(): Promise<void> {
     if (this.closing) return;
     this.closing = true;
+    clearInterval(this.statsTimer);
+    clearTimeout(this.brokerLossTimer);
     for (const s of [...this.sessions.values()]) s.end('server_shutdown');
     await Promise.all([this.pool.close(), this.prober.close()]);
   }

@@ -45,9 +45,20 @@ export class Viewer {
     });
   }
 
-  static async connect(url: string, opts: { prefix?: string; replyTopic?: string; clientId?: string } = {}): Promise<Viewer> {
-    const client = await mqtt.connectAsync(url, { clientId: opts.clientId ?? `viewer-${randomBytes(4).toString('hex')}`, protocolVersion: 4, reconnectPeriod: 0 });
-    const viewer = new Viewer(client, opts.prefix ?? 'video', opts.replyTopic);
+  static async connect(
+    url: string,
+    opts: { prefix?: string; replyTopic?: string; clientId?: string; reconnect?: boolean; will?: boolean } = {},
+  ): Promise<Viewer> {
+    const prefix = opts.prefix ?? 'video';
+    const replyTopic = opts.replyTopic ?? `${prefix}/session/test-${randomBytes(4).toString('hex')}/live`;
+    const client = await mqtt.connectAsync(url, {
+      clientId: opts.clientId ?? `viewer-${randomBytes(4).toString('hex')}`,
+      protocolVersion: 4,
+      reconnectPeriod: opts.reconnect ? 500 : 0,
+      // Like the web player: if this client vanishes, the broker sends its stop request.
+      will: opts.will ? { topic: `${prefix}/stop`, payload: Buffer.from(JSON.stringify({ reply_topic: replyTopic })), qos: 1, retain: false } : undefined,
+    });
+    const viewer = new Viewer(client, prefix, replyTopic);
     await client.subscribeAsync({ [viewer.replyTopic]: { qos: 0 }, [`${viewer.replyTopic}/status`]: { qos: 1 } });
     return viewer;
   }
