@@ -19,6 +19,9 @@ export interface MqttLinkOptions {
   protocolVersion?: 4 | 5;
 }
 
+const RECONNECT_MIN_MS = 1000;
+const RECONNECT_MAX_MS = 30_000;
+
 export interface MqttLinkEvents {
   message: [topic: string, payload: Buffer];
   connected: [];
@@ -35,9 +38,14 @@ export class MqttLink extends EventEmitter<MqttLinkEvents> {
     this.log = options.log;
     client.on('message', (topic, payload) => this.emit('message', topic, payload));
     client.on('connect', () => {
+      client.options.reconnectPeriod = RECONNECT_MIN_MS;
       this.log.info({ broker: options.url }, 'connected to MQTT broker');
       this.subscribe();
       this.emit('connected');
+    });
+    // Back off between reconnect attempts: 1 s, 2 s, 4 s ... 30 s.
+    client.on('reconnect', () => {
+      client.options.reconnectPeriod = Math.min(RECONNECT_MAX_MS, (client.options.reconnectPeriod ?? RECONNECT_MIN_MS) * 2);
     });
     client.on('offline', () => {
       this.log.warn({ broker: options.url }, 'MQTT broker connection lost; reconnecting');
@@ -54,7 +62,7 @@ export class MqttLink extends EventEmitter<MqttLinkEvents> {
       password: options.password,
       protocolVersion: options.protocolVersion ?? 4,
       clean: true,
-      reconnectPeriod: 1000,
+      reconnectPeriod: RECONNECT_MIN_MS,
       connectTimeout: timeoutMs,
       queueQoSZero: false,
       keepalive: 30,

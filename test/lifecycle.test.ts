@@ -75,6 +75,24 @@ describe('broker loss', () => {
     const firstAfter = parseFragment(v.fragments[atRestart]!);
     expect(fragmentStartsWithSync(firstAfter, init.videoTrackId, init.tracks[0]!.defaultSampleFlags)).toBe(true);
   });
+
+  it('ends sessions cleanly ("broker_lost") when the broker stays away longer than brokerLossMs', async () => {
+    const broker: MosquittoBroker = await startMosquitto();
+    cleanup.push(() => broker.close());
+    const service: Service = await startTestService({ brokerUrl: broker.url, limits: { brokerLossMs: 1000, lingerMs: 200 } });
+    cleanup.push(() => service.close());
+    const v = await Viewer.connect(broker.url, { reconnect: true });
+    cleanup.push(() => v.close());
+    await v.play({ source: 'demo' });
+    await v.waitForFragments(2);
+    await broker.stop({ signal: 'SIGKILL' });
+    await waitFor(() => service.mediaServer.sessionCount === 0, { message: 'sessions ended while the broker is away' });
+    await waitFor(() => mediaProcesses().length === 0, { message: 'ffmpeg stopped' });
+    await broker.start();
+    // The ended status was queued (QoS 1) and arrives once both sides are back.
+    const ended = await v.waitForStatus((s) => s.state === 'ended', 30_000);
+    expect(ended.reason).toBe('broker_lost');
+  });
 });
 
 describe('no leaks', () => {
