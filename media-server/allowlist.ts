@@ -6,6 +6,7 @@
  *   rtsp://*.cams.example/*             any path on any subdomain, default port
  *   http://127.0.0.1:8000/*             a private address must be named explicitly
  */
+import net from 'node:net';
 import { MAX_URL_LENGTH, MqttcastError } from '../protocol/index.js';
 
 export const ALLOWED_SCHEMES = new Set(['http:', 'https:', 'rtsp:', 'rtsps:']);
@@ -25,6 +26,12 @@ export interface AllowEntry {
 }
 
 export class AllowlistEntryError extends Error {}
+
+/** Whether the entry names an IP address itself (then that address is allowed even if private). */
+export function namesIpLiteral(entry: AllowEntry): boolean {
+  const host = entry.host.startsWith('[') ? entry.host.slice(1, -1) : entry.host;
+  return net.isIP(host) !== 0;
+}
 
 // eslint-disable-next-line no-control-regex
 const UNSAFE_CHARS = /[\s\u0000-\u001f\u007f-\u009f\u2028\u2029]/;
@@ -82,11 +89,16 @@ export class Allowlist {
     this.entries = Object.freeze(entries.map(parseAllowEntry));
   }
 
-  /**
-   * Returns the normalised URL to hand to ffmpeg, or throws URL_NOT_ALLOWED
-   * with the reason. Runs before any process is started.
-   */
+  /** Returns the normalised URL to hand to ffmpeg, or throws URL_NOT_ALLOWED with the reason. */
   check(raw: string): string {
+    return this.match(raw).href;
+  }
+
+  /**
+   * Matches a requested URL; returns it normalised with the entry that allowed
+   * it, or throws URL_NOT_ALLOWED with the reason. Runs before any process starts.
+   */
+  match(raw: string): { href: string; url: URL; entry: AllowEntry } {
     const refuse = (why: string): never => {
       throw new MqttcastError('URL_NOT_ALLOWED', `URL refused: ${why}`);
     };
@@ -101,13 +113,23 @@ export class Allowlist {
     }
     if (!ALLOWED_SCHEMES.has(url.protocol)) refuse(`scheme ${url.protocol} is not allowed`);
     if (url.hash) url.hash = '';
-    if (!this.entries.some((e) => entryMatches(e, url))) {
-      refuse(`${url.protocol}//${url.host}${url.pathname} is not on the server's allowlist`);
-    }
+    const entry = this.entries.find((e) => entryMatches(e, url));
+    if (!entry) refuse(`${url.protocol}//${url.host}${url.pathname} is not on the server's allowlist`);
     // rtsp: is not a WHATWG "special" scheme: its host case and default port are kept as typed.
     url.hostname = url.hostname.toLowerCase();
     if (url.port === DEFAULT_PORTS[url.protocol]) url.port = '';
-    return url.href;
+    return { href: url.href, url, entry: entry! };
+  }
+
+  /** An entry allowing some path on this scheme, host and port (for tunnels, where the path is not visible). */
+  matchHost(url: URL): AllowEntry | undefined {
+    return this.entries.find(
+      (e) =>
+        e.scheme === url.protocol &&
+        e.port === (url.port || DEFAULT_PORTS[url.protocol]) &&
+        hostMatches(e.host, url.hostname.toLowerCase()) &&
+        e.username === '',
+    );
   }
 
   /** The entries without credentials, for the public catalog. */

@@ -25,8 +25,8 @@ export function isCopy(p: OutputProfile): boolean {
 /** What each kind of input may open. An HLS playlist gets http(s) only: never file:, never other protocols. */
 export const PROTOCOL_WHITELIST: Record<Exclude<SourceKind, 'demo'>, string> = {
   rtsp: 'rtsp,rtsps,rtp,srtp,tcp,udp,tls',
-  http: 'http,https,tcp,tls',
-  hls: 'http,https,tcp,tls,crypto',
+  http: 'http,https,httpproxy,tcp,tls',
+  hls: 'http,https,httpproxy,tcp,tls,crypto',
   file: 'file',
 };
 
@@ -62,11 +62,21 @@ function demoInput(demo: Config['demo']): string[] {
   ];
 }
 
-function urlInput(spec: SourceSpec, live: boolean): string[] {
+/** Options that confine how ffmpeg opens a URL: allowed protocols, transport, timeouts, egress proxy. */
+function openArgs(spec: SourceSpec, proxyUrl: string | undefined): string[] {
   const kind = spec.kind as Exclude<SourceKind, 'demo'>;
   const args = ['-protocol_whitelist', PROTOCOL_WHITELIST[kind]];
   if (kind === 'rtsp') args.push('-rtsp_transport', 'tcp', '-timeout', '10000000');
-  if (kind === 'http' || kind === 'hls') args.push('-rw_timeout', '10000000');
+  if (kind === 'http' || kind === 'hls') {
+    args.push('-rw_timeout', '10000000', '-max_redirects', '5');
+    // Every HTTP request (redirects, HLS segments and keys too) passes the egress policy.
+    if (proxyUrl) args.push('-http_proxy', proxyUrl);
+  }
+  return args;
+}
+
+function urlInput(spec: SourceSpec, live: boolean, proxyUrl: string | undefined): string[] {
+  const args = openArgs(spec, proxyUrl);
   if (live) args.push('-fflags', 'nobuffer', '-probesize', '1000000', '-analyzeduration', '1000000');
   else args.push('-re');
   args.push('-i', spec.url!);
@@ -96,7 +106,7 @@ const OUTPUT_ARGS = [
   'pipe:1',
 ];
 
-export function buildFfmpegArgs(spec: SourceSpec, profile: OutputProfile, live: boolean, demo: Config['demo']): string[] {
+export function buildFfmpegArgs(spec: SourceSpec, profile: OutputProfile, live: boolean, demo: Config['demo'], proxyUrl?: string): string[] {
   if (spec.kind === 'demo') {
     return [
       ...BASE_ARGS, ...demoInput(demo),
@@ -108,15 +118,11 @@ export function buildFfmpegArgs(spec: SourceSpec, profile: OutputProfile, live: 
   const maps: string[] = [];
   if (profile.video !== 'none') maps.push('-map', '0:v:0');
   if (profile.audio !== 'none') maps.push('-map', '0:a:0');
-  return [...BASE_ARGS, ...urlInput(spec, live), ...maps, ...encodeArgs(profile, undefined), ...OUTPUT_ARGS];
+  return [...BASE_ARGS, ...urlInput(spec, live, proxyUrl), ...maps, ...encodeArgs(profile, undefined), ...OUTPUT_ARGS];
 }
 
-export function buildProbeArgs(spec: SourceSpec): string[] {
-  const kind = spec.kind as Exclude<SourceKind, 'demo'>;
-  const args = ['-hide_banner', '-v', 'error', '-of', 'json', '-show_streams', '-show_format'];
-  args.push('-protocol_whitelist', PROTOCOL_WHITELIST[kind]);
-  if (kind === 'rtsp') args.push('-rtsp_transport', 'tcp', '-timeout', '10000000');
-  if (kind === 'http' || kind === 'hls') args.push('-rw_timeout', '10000000');
+export function buildProbeArgs(spec: SourceSpec, proxyUrl?: string): string[] {
+  const args = ['-hide_banner', '-v', 'error', '-of', 'json', '-show_streams', '-show_format', ...openArgs(spec, proxyUrl)];
   args.push('-probesize', '2000000', '-analyzeduration', '2000000', '-i', spec.url!);
   return args;
 }

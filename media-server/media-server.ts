@@ -26,8 +26,10 @@ import {
   type Status,
   type Topics,
 } from '../protocol/index.js';
-import { Allowlist } from './allowlist.js';
+import { resolveAllowed } from './address-policy.js';
+import { Allowlist, namesIpLiteral } from './allowlist.js';
 import type { Config } from './config.js';
+import { EgressProxy, type EgressScope } from './egress-proxy.js';
 import { Metrics } from './metrics.js';
 import type { MqttLink } from './mqtt-link.js';
 import { Prober } from './probe.js';
@@ -63,14 +65,24 @@ export class MediaServer {
   private brokerLossTimer?: NodeJS.Timeout;
   private readonly statsTimer: NodeJS.Timeout;
 
-  constructor(private readonly options: MediaServerOptions) {
+  /** Starts a media server (and its egress proxy) on an MQTT link. */
+  static async start(options: MediaServerOptions): Promise<MediaServer> {
+    const holder: { server?: MediaServer } = {};
+    const egress = await EgressProxy.start((url, scope) => holder.server!.egressPolicy(url, scope), options.log.child({ component: 'egress' }));
+    return (holder.server = new MediaServer(options, egress));
+  }
+
+  private constructor(
+    private readonly options: MediaServerOptions,
+    readonly egress: EgressProxy,
+  ) {
     const { config, link, log } = options;
     this.log = log.child({ component: 'media-server' });
     this.topics = createTopics(config.prefix);
     this.metrics = options.metrics ?? new Metrics();
     this.allowlist = new Allowlist(config.allow);
     this.prober = new Prober(options.ffprobe, config.limits.maxConcurrentProbes);
-    this.pool = new UpstreamPool(config, options.ffmpeg, this.prober, this.metrics, this.log);
+    this.pool = new UpstreamPool(config, options.ffmpeg, this.prober, this.metrics, this.log, egress);
     this.sink = {
       publishData: (topic, data) => link.publishData(topic, data),
       publishStatus: (replyTopic, status) => link.publishJson(this.topics.status(replyTopic), status),
@@ -139,6 +151,23 @@ export class MediaServer {
     this.publishCatalog();
   }
 
+  /**
+   * May ffmpeg, working on a source of `scope`, fetch this URL? Its own source's
+   * origin is allowed (HLS segments, redirects on the same server); anything
+   * else must pass the allowlist like a request. Always resolves the address.
+   */
+  async egressPolicy(url: URL, scope: EgressScope): Promise<string> {
+    if (url.origin === scope.origin) return resolveAllowed(url.hostname, scope.trustedLiteral);
+    if (url.protocol === 'https:') {
+      // A tunnel: only host and port are visible.
+      const entry = this.allowlist.matchHost(url);
+      if (!entry) throw new MqttcastError('URL_NOT_ALLOWED', `${url.host} is not on the allowlist`);
+      return resolveAllowed(url.hostname, namesIpLiteral(entry));
+    }
+    const { entry } = this.allowlist.match(url.href);
+    return resolveAllowed(url.hostname, namesIpLiteral(entry));
+  }
+
   catalog(): Catalog {
     return {
       protocol: PROTOCOL_VERSION,
@@ -202,7 +231,7 @@ export class MediaServer {
   private async describe(payload: Buffer): Promise<void> {
     const req = parseRequest(DescribeRequestSchema, payload);
     this.checkReplyTopic(req.replyTopic);
-    const spec = resolveTarget(req.target, this.allowlist, this.options.config);
+    const spec = await resolveTarget(req.target, this.allowlist, this.options.config);
     const { upstream, mode, live, probe } = await this.pool.acquire(spec, req.codecs);
     const info = await upstream.ready();
     const reply: DescribeReply = {
@@ -235,7 +264,7 @@ export class MediaServer {
     this.reserved.add(req.replyTopic);
     try {
       this.checkLimits(req.clientId);
-      const spec = resolveTarget(req.target, this.allowlist, this.options.config);
+      const spec = await resolveTarget(req.target, this.allowlist, this.options.config);
       const perSource = [...this.sessions.values()].filter((s) => s.options.sourceKey === spec.key).length;
       if (perSource >= this.options.config.limits.maxSessionsPerSource) {
         throw new MqttcastError('TOO_MANY_SESSIONS', `this source already has ${perSource} viewers, the server's limit`);
@@ -316,6 +345,7 @@ export class MediaServer {
     clearTimeout(this.brokerLossTimer);
     for (const s of [...this.sessions.values()]) s.end('server_shutdown');
     await Promise.all([this.pool.close(), this.prober.close()]);
+    await this.egress.close();
   }
 }
 

@@ -107,17 +107,17 @@ export class Prober {
     private readonly timeoutMs = 15_000,
   ) {}
 
-  async probe(spec: SourceSpec): Promise<ProbeResult> {
+  async probe(spec: SourceSpec, proxyUrl?: string): Promise<ProbeResult> {
     await this.acquire();
     try {
-      return await this.run(spec);
+      return await this.run(spec, proxyUrl);
     } finally {
       this.release();
     }
   }
 
-  private async run(spec: SourceSpec): Promise<ProbeResult> {
-    const proc = new FfmpegProcess(this.ffprobe, buildProbeArgs(spec));
+  private async run(spec: SourceSpec, proxyUrl: string | undefined): Promise<ProbeResult> {
+    const proc = new FfmpegProcess(this.ffprobe, buildProbeArgs(spec, proxyUrl));
     this.processes.add(proc);
     const chunks: Buffer[] = [];
     proc.stdout.on('data', (c: Buffer) => chunks.push(c));

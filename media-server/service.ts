@@ -74,7 +74,7 @@ export async function startService(config: Config, log: Logger): Promise<Service
       log: log.child({ component: 'mqtt' }),
     }));
     opened.push(link);
-    const mediaServer = (late.mediaServer = new MediaServer({ config, link, ffmpeg: binaries.ffmpeg, ffprobe: binaries.ffprobe, log }));
+    const mediaServer = (late.mediaServer = await MediaServer.start({ config, link, ffmpeg: binaries.ffmpeg, ffprobe: binaries.ffprobe, log }));
     opened.push(mediaServer);
     const host = hostForUrl(config.host);
     const urls = {

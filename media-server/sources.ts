@@ -1,6 +1,7 @@
 /** Turns a request's target (URL or named source) into what ffmpeg needs to open it. */
 import { MqttcastError, type Target } from '../protocol/index.js';
-import type { Allowlist } from './allowlist.js';
+import { resolveAllowed, systemResolver, type Resolver } from './address-policy.js';
+import { namesIpLiteral, type Allowlist } from './allowlist.js';
 import type { Config } from './config.js';
 
 export type SourceKind = 'demo' | 'rtsp' | 'http' | 'hls' | 'file';
@@ -15,6 +16,10 @@ export interface SourceSpec {
   name?: string;
   /** Known liveness (demo, config override); otherwise decided by the probe. */
   live?: boolean;
+  /** The allowlist entry names this URL's IP address itself (so a private address is intended). */
+  trustedLiteral?: boolean;
+  /** Named sources come from the operator's config and are not confined to the allowlist. */
+  trusted?: boolean;
 }
 
 export const DEMO_SOURCE = 'demo';
@@ -26,10 +31,17 @@ export function kindOfUrl(url: string): SourceKind {
   return /\.m3u8?$/i.test(u.pathname) ? 'hls' : 'http';
 }
 
-export function resolveTarget(target: Target, allowlist: Allowlist, config: Config): SourceSpec {
+/**
+ * Checks a request's target and says how to open it. A URL must match the
+ * allowlist and its host must resolve to an allowed address — all before any
+ * process starts.
+ */
+export async function resolveTarget(target: Target, allowlist: Allowlist, config: Config, resolver: Resolver = systemResolver): Promise<SourceSpec> {
   if (target.kind === 'url') {
-    const url = allowlist.check(target.url);
-    return { key: `url:${url}`, kind: kindOfUrl(url), url };
+    const { href, url, entry } = allowlist.match(target.url);
+    const trustedLiteral = namesIpLiteral(entry);
+    await resolveAllowed(url.hostname, trustedLiteral, resolver);
+    return { key: `url:${href}`, kind: kindOfUrl(href), url: href, trustedLiteral };
   }
   if (target.name === DEMO_SOURCE && config.demo.enabled && !config.sources[DEMO_SOURCE]) {
     return { key: `source:${DEMO_SOURCE}`, kind: 'demo', name: DEMO_SOURCE, live: true };
@@ -39,7 +51,7 @@ export function resolveTarget(target: Target, allowlist: Allowlist, config: Conf
     throw new MqttcastError('URL_NOT_ALLOWED', `there is no source named "${target.name}" on this server`);
   }
   // Named sources come from the operator's config and are trusted as written.
-  return { key: `source:${target.name}`, kind: kindOfUrl(named.url), url: named.url, name: target.name, live: named.live };
+  return { key: `source:${target.name}`, kind: kindOfUrl(named.url), url: named.url, name: target.name, live: named.live, trusted: true };
 }
 
 /** Sources listed in the catalog. */

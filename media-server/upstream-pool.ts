@@ -7,6 +7,7 @@
 import type { Logger } from 'pino';
 import { MqttcastError, type Mode } from '../protocol/index.js';
 import type { Config } from './config.js';
+import type { EgressGrant, EgressProxy } from './egress-proxy.js';
 import { buildFfmpegArgs, isCopy, profileKey, type OutputProfile } from './ffmpeg-args.js';
 import type { Metrics } from './metrics.js';
 import { codecFamilies, decideProfile, type ProbeResult, type Prober } from './probe.js';
@@ -35,7 +36,14 @@ export class UpstreamPool {
     private readonly prober: Prober,
     private readonly metrics: Metrics,
     private readonly log: Logger,
+    private readonly egress?: EgressProxy,
   ) {}
+
+  /** Lets ffmpeg reach an HTTP(S) source only through the egress proxy, within the source's scope. */
+  private grant(spec: SourceSpec): EgressGrant | undefined {
+    if (!this.egress || spec.trusted || (spec.kind !== 'http' && spec.kind !== 'hls')) return undefined;
+    return this.egress.grant({ origin: new URL(spec.url!).origin, trustedLiteral: spec.trustedLiteral ?? false });
+  }
 
   get size(): number {
     return this.all.size;
@@ -82,7 +90,13 @@ export class UpstreamPool {
   private async probe(spec: SourceSpec): Promise<ProbeResult> {
     const cached = this.probes.get(spec.key);
     if (cached && Date.now() - cached.at < PROBE_CACHE_MS) return cached.result;
-    const result = await this.prober.probe(spec);
+    const grant = this.grant(spec);
+    let result: ProbeResult;
+    try {
+      result = await this.prober.probe(spec, grant?.proxyUrl);
+    } finally {
+      grant?.revoke();
+    }
     this.probes.set(spec.key, { at: Date.now(), result });
     if (this.probes.size > 256) this.probes.delete(this.probes.keys().next().value!);
     return result;
@@ -94,10 +108,11 @@ export class UpstreamPool {
     }
     const { limits, demo } = this.config;
     const id = `u${++this.sequence}`;
+    const grant = this.grant(spec);
     const upstream = new Upstream({
       key,
       ffmpeg: this.ffmpeg,
-      args: buildFfmpegArgs(spec, profile, live, demo),
+      args: buildFfmpegArgs(spec, profile, live, demo, grant?.proxyUrl),
       mode,
       live,
       shared: live,
@@ -111,7 +126,10 @@ export class UpstreamPool {
     this.all.add(upstream);
     upstream.on('spawned', () => this.metrics.ffmpegStarts.inc());
     upstream.on('restart', () => this.metrics.ffmpegRestarts.inc());
-    upstream.once('closed', () => this.all.delete(upstream));
+    upstream.once('closed', () => {
+      this.all.delete(upstream);
+      grant?.revoke();
+    });
     return upstream.start();
   }
 
