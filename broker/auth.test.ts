@@ -1,0 +1,268 @@
+import { Duplex } from 'node:stream';
+import { Aedes, type Client } from 'aedes';
+import { ErrorWithSubackPacket, MqttClient, type IClientOptions, type IPublishPacket } from 'mqtt';
+import pino from 'pino';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import {
+  AuthConfigSchema,
+  createAccessPolicy,
+  createAuthHooks,
+  filterCovers,
+  isValidClientId,
+  type AuthHooksOptions,
+  type BrokerUser,
+  type Identity,
+} from './auth.js';
+import { hashPassword } from './passwords.js';
+
+const log = pino({ level: 'silent' });
+const PW = 'pw-of-';
+
+describe('client ids and filters (pure)', () => {
+  it('accepts only client ids usable as one topic level', () => {
+    for (const id of ['tab-1', 'mqttjs_0f3a', 'a'.repeat(128), 'ünïcode.ok_1']) expect(isValidClientId(id), id).toBe(true);
+    for (const id of ['', 'a/b', 'a+b', 'a#', '$sys', 'nul\u0000', 'tab\n', 'a'.repeat(129)]) expect(isValidClientId(id), id).toBe(false);
+  });
+
+  it('says whether one filter covers every topic of another', () => {
+    const covered: Array<[string, string]> = [
+      ['v/session/a/#', 'v/session/a/#'],
+      ['v/session/a/#', 'v/session/a/x'],
+      ['v/session/a/#', 'v/session/a/x/status'],
+      ['v/session/a/#', 'v/session/a/+/status'],
+      ['v/session/a/#', 'v/session/a'],
+      ['v/#', 'v/req/+/play'],
+      ['v/catalog', 'v/catalog'],
+      ['#', '$SYS/#'],
+    ];
+    const notCovered: Array<[string, string]> = [
+      ['v/session/a/#', 'v/session/+/x'],
+      ['v/session/a/#', 'v/session/#'],
+      ['v/session/a/#', 'v/#'],
+      ['v/session/a/#', '#'],
+      ['v/session/a/#', '+/session/a/x'],
+      ['v/session/a/#', 'v/session/ab/x'],
+      ['v/catalog', 'v/catalog/#'],
+      ['v/catalog', 'v/+'],
+      ['v/#', '#'],
+      ['v/#', 'w/x'],
+    ];
+    for (const [allowed, requested] of covered) expect(filterCovers(allowed, requested), `${allowed} ⊇ ${requested}`).toBe(true);
+    for (const [allowed, requested] of notCovered) expect(filterCovers(allowed, requested), `${allowed} ⊉ ${requested}`).toBe(false);
+  });
+
+  it('gives each role its rights', () => {
+    const policy = createAccessPolicy('video', ['video/live/#']);
+    const viewer: Identity = { username: 'alice', role: 'viewer', clientId: 'a1' };
+    const server: Identity = { username: 'srv', role: 'server', clientId: 'srv' };
+    const admin: Identity = { username: 'ops', role: 'admin', clientId: 'ops' };
+    expect(['describe', 'play', 'stop', 'ack'].every((k) => policy.mayPublish(viewer, `video/req/a1/${k}`, false))).toBe(true);
+    expect(policy.mayPublish(viewer, 'video/req/a1/play', true)).toBe(false);
+    expect(policy.mayPublish(viewer, 'video/req/a1/other', false)).toBe(false);
+    expect(policy.mayPublish(viewer, 'video/req/b1/play', false)).toBe(false);
+    expect(policy.mayPublish(viewer, 'video/play', false)).toBe(false);
+    expect(policy.mayPublish(viewer, 'video/session/a1/live', false)).toBe(false);
+    expect(policy.maySubscribe(viewer, 'video/session/a1/#')).toBe(true);
+    expect(policy.maySubscribe(viewer, 'video/live/cam1')).toBe(true);
+    expect(policy.maySubscribe(viewer, 'video/errors')).toBe(false);
+    expect(policy.maySubscribe(viewer, 'video/req/a1/play')).toBe(false);
+    expect(policy.mayPublish(server, 'video/session/a1/live', false)).toBe(true);
+    expect(policy.mayPublish(server, 'video/catalog', true)).toBe(true);
+    expect(policy.mayPublish(server, '$SYS/x', false)).toBe(false);
+    expect(policy.mayPublish(server, 'elsewhere/x', false)).toBe(false);
+    expect(policy.maySubscribe(server, 'video/req/+/play')).toBe(true);
+    expect(policy.maySubscribe(server, '#')).toBe(false);
+    expect(policy.maySubscribe(admin, '$SYS/#')).toBe(true);
+    expect(policy.mayPublish(admin, 'video/catalog', false)).toBe(false);
+  });
+
+  it('validates the auth config: defaults, roles, hash format, unique names', async () => {
+    expect(AuthConfigSchema.parse({})).toEqual({ enabled: false, users: [] });
+    const passwordHash = await hashPassword('x', { N: 1024 });
+    expect(AuthConfigSchema.parse({ enabled: true, users: [{ username: 'a', passwordHash }] }).users[0]?.role).toBe('viewer');
+    expect(AuthConfigSchema.safeParse({ users: [{ username: 'a', passwordHash: 'secret' }] }).success).toBe(false);
+    expect(AuthConfigSchema.safeParse({ users: [{ username: 'a', passwordHash, role: 'root' }] }).success).toBe(false);
+    expect(AuthConfigSchema.safeParse({ users: [{ username: 'a', passwordHash }, { username: 'a', passwordHash }] }).success).toBe(false);
+    expect(AuthConfigSchema.safeParse({ enabled: true, extra: 1 }).success).toBe(false);
+  });
+});
+
+/** One end of an in-memory connection; closing either end closes the other. */
+class End extends Duplex {
+  peer: End | undefined;
+  override _read(): void {}
+  override _write(chunk: Buffer, _enc: BufferEncoding, done: (err?: Error | null) => void): void {
+    this.peer?.push(chunk);
+    done();
+  }
+  override _final(done: (err?: Error | null) => void): void {
+    this.peer?.push(null);
+    done();
+  }
+  override _destroy(err: Error | null, done: (err?: Error | null) => void): void {
+    if (this.peer && !this.peer.destroyed) this.peer.destroy();
+    done(err);
+  }
+}
+
+function duplexPair(): [End, End] {
+  const a = new End();
+  const b = new End();
+  a.peer = b;
+  b.peer = a;
+  return [a, b];
+}
+
+/** SUBACK return codes for `filters` (MQTT.js rejects a SUBACK that contains 128, but keeps the packet). */
+async function granted(client: MqttClient, filters: string[]): Promise<number[]> {
+  try {
+    return (await client.subscribeAsync(filters)).map((g) => g.qos);
+  } catch (err) {
+    if (err instanceof ErrorWithSubackPacket && err.packet?.cmd === 'suback') return err.packet.granted.map(Number);
+    throw err;
+  }
+}
+
+function whenClosed(client: MqttClient): Promise<void> {
+  return new Promise((resolve) => client.once('close', () => resolve()));
+}
+
+describe('auth hooks on a real Aedes broker (in-memory connections)', () => {
+  let users: BrokerUser[];
+  let broker: Aedes | undefined;
+  const clients: MqttClient[] = [];
+
+  beforeAll(async () => {
+    const make = async (username: string, role: BrokerUser['role']): Promise<BrokerUser> => ({ username, role, passwordHash: await hashPassword(PW + username, { N: 1024 }) });
+    users = await Promise.all([make('srv', 'server'), make('alice', 'viewer'), make('bob', 'viewer'), make('ops', 'admin')]);
+  });
+
+  afterEach(async () => {
+    await Promise.all(clients.splice(0).map((c) => c.endAsync(true)));
+    if (broker) await new Promise<void>((resolve) => broker!.close(() => resolve()));
+    broker = undefined;
+  });
+
+  async function start(extra: Partial<AuthHooksOptions> = {}): Promise<Aedes> {
+    broker = await Aedes.createBroker(createAuthHooks({ prefix: 'video', users, log, ...extra }));
+    return broker;
+  }
+
+  function open(clientId: string, opts: Partial<IClientOptions> = {}): Promise<MqttClient> {
+    const aedes = broker!;
+    const client = new MqttClient(() => {
+      const [mine, theirs] = duplexPair();
+      aedes.handle(theirs);
+      return mine;
+    }, { clientId, protocolVersion: 4, reconnectPeriod: 0, ...opts });
+    clients.push(client);
+    return new Promise((resolve, reject) => {
+      client.once('connect', () => resolve(client));
+      client.once('error', reject);
+    });
+  }
+
+  const as = (username: string, clientId: string, opts: Partial<IClientOptions> = {}): Promise<MqttClient> =>
+    open(clientId, { username, password: PW + username, ...opts });
+
+  /** An admin that records everything published under video/. */
+  async function observer(): Promise<IPublishPacket[]> {
+    const seen: IPublishPacket[] = [];
+    const ops = await as('ops', 'observer');
+    ops.on('message', (_t, _p, packet) => seen.push(packet));
+    await ops.subscribeAsync('video/#');
+    return seen;
+  }
+
+  it('refuses anonymous clients (5), wrong passwords and unknown users (4), bad viewer ids (2)', async () => {
+    await start();
+    await expect(open('anon')).rejects.toMatchObject({ code: 5 });
+    await expect(open('a1', { username: 'alice', password: 'wrong' })).rejects.toMatchObject({ code: 4 });
+    await expect(open('a1', { username: 'mallory', password: 'x' })).rejects.toMatchObject({ code: 4 });
+    await expect(as('alice', 'bad/id')).rejects.toMatchObject({ code: 2 });
+    await expect(as('alice', 'bad+id')).rejects.toMatchObject({ code: 2 });
+    expect((await as('alice', 'a1')).connected).toBe(true);
+  });
+
+  it('grants a viewer its own session and the catalog, refuses everything else with SUBACK 128', async () => {
+    await start();
+    const alice = await as('alice', 'a1');
+    const filters = ['video/session/a1/#', 'video/catalog', 'video/session/a1/x/status', 'video/session/b1/#', 'video/session/+/live', 'video/#', '#', '+/session/#', 'video/errors', 'video/req/+/play', '$SYS/#'];
+    expect(await granted(alice, filters)).toEqual([0, 0, 0, 128, 128, 128, 128, 128, 128, 128, 128]);
+    expect(alice.connected).toBe(true);
+  });
+
+  it("lets a viewer publish its own requests only; any other publish is dropped and disconnects it", async () => {
+    await start();
+    const seen = await observer();
+    const alice = await as('alice', 'a1');
+    await alice.publishAsync('video/req/a1/play', '{}', { qos: 1 });
+    const forbidden = await as('alice', 'a2');
+    const closed = whenClosed(forbidden);
+    forbidden.publish('video/req/a1/play', 'not my client id', { qos: 0 });
+    await closed;
+    const retained = await as('bob', 'b1');
+    const closed2 = whenClosed(retained);
+    retained.publish('video/req/b1/play', 'retained', { qos: 0, retain: true });
+    await closed2;
+    await alice.publishAsync('video/req/a1/stop', 'marker', { qos: 1 });
+    await expect.poll(() => seen.map((p) => p.topic)).toEqual(['video/req/a1/play', 'video/req/a1/stop']);
+  });
+
+  it('publishes a viewer will on its own stop topic, drops a will aimed elsewhere', async () => {
+    const aedes = await start();
+    const seen = await observer();
+    const bad = await as('bob', 'b1', { will: { topic: 'video/req/a1/stop', payload: Buffer.from('bad'), qos: 0, retain: false } });
+    const gone = new Promise<void>((resolve) => aedes.on('clientDisconnect', (c: Client) => c.id === 'b1' && resolve()));
+    bad.end(true); // no DISCONNECT packet: the will applies
+    await gone;
+    const good = await as('alice', 'a1', { will: { topic: 'video/req/a1/stop', payload: Buffer.from('good'), qos: 0, retain: false } });
+    good.end(true);
+    await expect.poll(() => seen.length).toBe(1);
+    expect(seen[0]?.payload.toString()).toBe('good');
+  });
+
+  it('lets the server read requests and write sessions and the retained catalog, but not $SYS', async () => {
+    await start();
+    const srv = await as('srv', 'media-server');
+    expect(await granted(srv, ['video/req/+/play', 'video/catalog', '#'])).toEqual([0, 0, 128]);
+    const alice = await as('alice', 'a1');
+    const got: string[] = [];
+    alice.on('message', (topic, payload) => got.push(`${topic}=${payload.toString()}`));
+    await alice.subscribeAsync(['video/session/a1/#', 'video/catalog']);
+    await srv.publishAsync('video/catalog', 'cat', { qos: 1, retain: true });
+    await srv.publishAsync('video/session/a1/live', 'data', { qos: 0 });
+    await expect.poll(() => [...got].sort()).toEqual(['video/catalog=cat', 'video/session/a1/live=data']);
+    const closed = whenClosed(srv);
+    srv.publish('$SYS/fake', 'x');
+    await closed;
+  });
+
+  it('refuses a second connection with the same client id from another user, and keeps the first', async () => {
+    await start();
+    const alice = await as('alice', 'tab-1');
+    await expect(as('bob', 'tab-1')).rejects.toMatchObject({ code: 2 });
+    expect(alice.connected).toBe(true);
+    await alice.publishAsync('video/req/tab-1/ack', '{}', { qos: 1 }); // still usable
+    // The same user may take its own id over (a reconnect after a network drop).
+    const closed = whenClosed(alice);
+    const again = await as('alice', 'tab-1');
+    await closed;
+    expect(again.connected).toBe(true);
+  });
+
+  it('keeps a client id reserved for its user after it disconnects (clientIdHoldMs)', async () => {
+    await start();
+    const alice = await as('alice', 'tab-1');
+    await alice.endAsync();
+    await expect(as('bob', 'tab-1')).rejects.toMatchObject({ code: 2 });
+    expect((await as('alice', 'tab-1')).connected).toBe(true);
+  });
+
+  it('frees the client id at disconnect when clientIdHoldMs is 0', async () => {
+    await start({ clientIdHoldMs: 0 });
+    const alice = await as('alice', 'tab-1');
+    await alice.endAsync();
+    await expect.poll(async () => as('bob', 'tab-1').then((c) => c.connected, () => false)).toBe(true);
+  });
+});
