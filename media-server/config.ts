@@ -6,6 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import YAML from 'yaml';
+import { AuthConfigSchema } from '../broker/auth.js';
 import { isValidPrefix } from '../protocol/index.js';
 
 const port = z.number().int().min(0).max(65535);
@@ -81,10 +82,23 @@ export const ConfigSchema = z
     logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     logFormat: z.enum(['auto', 'json', 'pretty']).default('auto'),
     limits: LimitsSchema.prefault({}),
+    /** Users and ACLs of the embedded broker; enabling it turns on secure mode. */
+    auth: AuthConfigSchema.prefault({}),
+    /**
+     * Secure mode (DESIGN §2): requests only on `P/req/<clientId>/…`, reply topics only under
+     * `P/session/<clientId>/`. On by default when `auth.enabled`; set it for an external broker
+     * whose ACLs enforce the same (see mosquitto.acl.example).
+     */
+    secure: z.boolean().optional(),
   })
   .strict();
 
 export type Config = Readonly<z.infer<typeof ConfigSchema>>;
+
+/** Whether requests are taken in secure mode (per-client request topics and reply roots). */
+export function isSecure(config: Config): boolean {
+  return config.secure ?? config.auth.enabled;
+}
 export type ConfigInput = z.input<typeof ConfigSchema>;
 
 export class ConfigError extends Error {
@@ -108,6 +122,7 @@ export const ENV_KEYS: Record<string, { key: string; parse: (v: string) => unkno
   MQTTCAST_FFPROBE: { key: 'ffprobePath', parse: (v) => v },
   MQTTCAST_LOG_LEVEL: { key: 'logLevel', parse: (v) => v },
   MQTTCAST_LOG_FORMAT: { key: 'logFormat', parse: (v) => v },
+  MQTTCAST_SECURE: { key: 'secure', parse: (v) => v === '1' || v.toLowerCase() === 'true' },
 };
 
 export function readConfigFile(path: string): Record<string, unknown> {

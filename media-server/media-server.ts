@@ -28,7 +28,7 @@ import {
 } from '../protocol/index.js';
 import { resolveAllowed } from './address-policy.js';
 import { Allowlist, namesIpLiteral } from './allowlist.js';
-import type { Config } from './config.js';
+import { isSecure, type Config } from './config.js';
 import { EgressProxy, type EgressScope } from './egress-proxy.js';
 import { Metrics } from './metrics.js';
 import type { MqttLink } from './mqtt-link.js';
@@ -90,7 +90,7 @@ export class MediaServer {
     };
     this.metrics.gauge('mqttcast_sessions', 'Sessions playing now', () => this.sessions.size);
     this.metrics.gauge('mqttcast_upstreams', 'Upstreams (ffmpeg processes) running now', () => this.pool.size);
-    link.on('message', (topic, payload) => this.onMessage(topic, payload));
+    link.on('message', (topic, payload, retained) => this.onMessage(topic, payload, retained));
     link.on('connected', () => {
       clearTimeout(this.brokerLossTimer);
       this.brokerLossTimer = undefined;
@@ -130,10 +130,14 @@ export class MediaServer {
     if (this.options.link.connected) this.options.link.publishJson(this.topics.stats, this.stats(), { retain: true, qos: 0 });
   }
 
-  /** Topics the server must subscribe to. */
+  /** Topics the server must subscribe to: `P/<kind>`, or `P/req/+/<kind>` in secure mode. */
   static subscriptions(config: Config): string[] {
     const topics = createTopics(config.prefix);
-    return REQUEST_KINDS.map((k) => topics.request(k));
+    return REQUEST_KINDS.map((k) => (isSecure(config) ? topics.clientRequestPattern(k) : topics.request(k)));
+  }
+
+  private get secure(): boolean {
+    return isSecure(this.options.config);
   }
 
   get sessionCount(): number {
@@ -174,7 +178,7 @@ export class MediaServer {
       server: 'mqttcast',
       version: SERVER_VERSION,
       prefix: this.topics.prefix,
-      secure: false,
+      secure: this.secure,
       sources: catalogSources(this.options.config),
       allow: this.allowlist.summary(),
     };
@@ -184,53 +188,87 @@ export class MediaServer {
     this.options.link.publishJson(this.topics.catalog, this.catalog(), { retain: true });
   }
 
-  private onMessage(topic: string, payload: Buffer): void {
-    const kind = REQUEST_KINDS.find((k) => topic === this.topics.request(k));
-    if (!kind) return;
+  /** Which request a topic carries, and in secure mode which client sent it (the broker's ACL vouches for it). */
+  private route(topic: string): { kind: RequestKind; clientId?: string } | undefined {
+    if (!this.secure) {
+      const kind = REQUEST_KINDS.find((k) => topic === this.topics.request(k));
+      return kind && { kind };
+    }
+    const root = `${this.topics.prefix}/req/`;
+    if (!topic.startsWith(root)) return undefined;
+    const [clientId, kind, ...rest] = topic.slice(root.length).split('/');
+    if (!clientId || rest.length > 0 || !REQUEST_KINDS.includes(kind as RequestKind)) return undefined;
+    return { kind: kind as RequestKind, clientId };
+  }
+
+  private onMessage(topic: string, payload: Buffer, retained: boolean): void {
+    const route = this.route(topic);
+    if (!route) return;
+    const { kind, clientId } = route;
+    if (retained) {
+      // A retained request would be replayed at every (re)subscribe: never act on one.
+      this.log.warn({ topic, kind }, 'ignored a retained request');
+      this.metrics.rejected.inc({ code: 'INVALID_REQUEST' });
+      return;
+    }
     this.metrics.requests.inc({ kind });
-    this.handle(kind, payload).catch((err: unknown) => {
+    this.handle(kind, payload, clientId).catch((err: unknown) => {
       // Handlers report their own errors; reaching here is a bug, never a crash.
       this.log.error({ err, kind }, 'request handler failed');
     });
   }
 
-  private async handle(kind: RequestKind, payload: Buffer): Promise<void> {
+  private async handle(kind: RequestKind, payload: Buffer, clientId?: string): Promise<void> {
     try {
       if (this.closing) throw new MqttcastError('INTERNAL', 'the server is shutting down');
-      if (kind === 'describe') await this.describe(payload);
-      else if (kind === 'play') await this.play(payload);
-      else if (kind === 'stop') this.stop(payload);
-      else this.ack(payload);
+      if (kind === 'describe') await this.describe(payload, clientId);
+      else if (kind === 'play') await this.play(payload, clientId);
+      else if (kind === 'stop') this.stop(payload, clientId);
+      else this.ack(payload, clientId);
     } catch (err) {
-      this.refuse(kind, payload, toMqttcastError(err));
+      this.refuse(kind, payload, toMqttcastError(err), clientId);
     }
   }
 
-  /** Sends a refusal where the requester can see it: its reply topic if usable, else `P/errors`. */
-  private refuse(kind: RequestKind, payload: Buffer, error: MqttcastError): void {
+  /** Where errors go that cannot go to a reply topic: `P/errors`, or the client's own `P/session/<id>/errors`. */
+  private errorsTopic(clientId?: string): string {
+    return clientId === undefined ? this.topics.errors : `${this.topics.sessionRoot(clientId)}errors`;
+  }
+
+  /** Sends a refusal where the requester can see it: its reply topic if usable, else the errors topic. */
+  private refuse(kind: RequestKind, payload: Buffer, error: MqttcastError, clientId?: string): void {
     this.metrics.rejected.inc({ code: error.code });
     if (error.code === 'INTERNAL') this.log.error({ err: error.cause ?? error, kind }, 'internal error');
     else this.log.info({ kind, code: error.code, reason: error.message }, 'request refused');
     const { replyTopic, requestId } = salvageReplyTopic(payload);
     const body = errorBody(error.code, error.message, requestId);
-    const usable = replyTopic !== undefined && replyTopicProblem(replyTopic, this.topics) === null;
+    const usable = replyTopic !== undefined && this.replyTopicProblem(replyTopic, clientId) === null;
     const ownedByOther = usable && this.sessions.has(replyTopic) && error.code === 'REPLY_TOPIC_IN_USE';
     if (!usable || ownedByOther) {
-      this.options.link.publishJson(this.topics.errors, { ...body, request: kind, reply_topic: replyTopic?.slice(0, 256) });
+      this.options.link.publishJson(this.errorsTopic(clientId), { ...body, request: kind, reply_topic: replyTopic?.slice(0, 256) });
       return;
     }
     if (kind === 'describe' || kind === 'play') this.options.link.publishJson(replyTopic, body);
     if (kind !== 'describe') this.options.link.publishJson(this.topics.status(replyTopic), statusError(error, requestId));
   }
 
-  private checkReplyTopic(topic: string): void {
+  private replyTopicProblem(topic: string, clientId?: string): string | null {
     const problem = replyTopicProblem(topic, this.topics);
+    if (problem || !this.secure) return problem;
+    const root = this.topics.sessionRoot(clientId ?? '');
+    if (clientId === undefined || !topic.startsWith(root) || topic.length === root.length) return `must be under ${root} in secure mode`;
+    if (topic === this.errorsTopic(clientId)) return `must not be ${topic} (used for errors)`;
+    return null;
+  }
+
+  private checkReplyTopic(topic: string, clientId?: string): void {
+    const problem = this.replyTopicProblem(topic, clientId);
     if (problem) throw new MqttcastError('REPLY_TOPIC_INVALID', `reply topic "${topic.slice(0, 64)}" ${problem}`);
   }
 
-  private async describe(payload: Buffer): Promise<void> {
+  private async describe(payload: Buffer, topicClientId?: string): Promise<void> {
     const req = parseRequest(DescribeRequestSchema, payload);
-    this.checkReplyTopic(req.replyTopic);
+    this.checkReplyTopic(req.replyTopic, topicClientId);
     const spec = await resolveTarget(req.target, this.allowlist, this.options.config);
     const { upstream, mode, live, probe } = await this.pool.acquire(spec, req.codecs);
     const info = await upstream.ready();
@@ -255,15 +293,17 @@ export class MediaServer {
     this.options.link.publishJson(req.replyTopic, reply);
   }
 
-  private async play(payload: Buffer): Promise<void> {
+  private async play(payload: Buffer, topicClientId?: string): Promise<void> {
     const req = parseRequest(PlayRequestSchema, payload);
-    this.checkReplyTopic(req.replyTopic);
+    this.checkReplyTopic(req.replyTopic, topicClientId);
+    // In secure mode the client id is the one the broker authenticated, not what the body claims.
+    const clientId = topicClientId ?? req.clientId;
     if (this.sessions.has(req.replyTopic) || this.reserved.has(req.replyTopic)) {
       throw new MqttcastError('REPLY_TOPIC_IN_USE', `reply topic "${req.replyTopic}" is already used by a session; stop it first or pick another`);
     }
     this.reserved.add(req.replyTopic);
     try {
-      this.checkLimits(req.clientId);
+      this.checkLimits(clientId);
       const spec = await resolveTarget(req.target, this.allowlist, this.options.config);
       const perSource = [...this.sessions.values()].filter((s) => s.options.sourceKey === spec.key).length;
       if (perSource >= this.options.config.limits.maxSessionsPerSource) {
@@ -271,13 +311,13 @@ export class MediaServer {
       }
       const { upstream, mode } = await this.pool.acquire(spec, req.codecs);
       if (this.closing) throw new MqttcastError('INTERNAL', 'the server is shutting down');
-      this.checkLimits(req.clientId);
+      this.checkLimits(clientId);
       const id = `s${++this.sequence}-${randomBytes(3).toString('hex')}`;
       const { limits } = this.options.config;
       const session = new Session({
         id,
         replyTopic: req.replyTopic,
-        clientId: req.clientId,
+        clientId,
         requestId: req.requestId,
         sourceKey: spec.key,
         mode,
@@ -313,9 +353,9 @@ export class MediaServer {
     }
   }
 
-  private stop(payload: Buffer): void {
+  private stop(payload: Buffer, topicClientId?: string): void {
     const req = parseRequest(StopRequestSchema, payload);
-    this.checkReplyTopic(req.replyTopic);
+    this.checkReplyTopic(req.replyTopic, topicClientId);
     if (this.reserved.has(req.replyTopic)) {
       this.cancelled.add(req.replyTopic); // the play is still starting: it ends as soon as it exists
       return;
@@ -325,8 +365,9 @@ export class MediaServer {
     session.end('stop');
   }
 
-  private ack(payload: Buffer): void {
+  private ack(payload: Buffer, topicClientId?: string): void {
     const req = parseRequest(AckRequestSchema, payload);
+    if (this.secure) this.checkReplyTopic(req.replyTopic, topicClientId);
     const session = this.sessions.get(req.replyTopic);
     if (!session) throw new MqttcastError('SESSION_NOT_FOUND', `no session uses reply topic "${req.replyTopic}"`);
     session.ack(req.seq, req.bufferedMs);

@@ -23,7 +23,7 @@ const RECONNECT_MIN_MS = 1000;
 const RECONNECT_MAX_MS = 30_000;
 
 export interface MqttLinkEvents {
-  message: [topic: string, payload: Buffer];
+  message: [topic: string, payload: Buffer, retained: boolean];
   connected: [];
   offline: [];
 }
@@ -36,7 +36,7 @@ export class MqttLink extends EventEmitter<MqttLinkEvents> {
     super();
     this.client = client;
     this.log = options.log;
-    client.on('message', (topic, payload) => this.emit('message', topic, payload));
+    client.on('message', (topic, payload, packet) => this.emit('message', topic, payload, packet.retain));
     client.on('connect', () => {
       client.options.reconnectPeriod = RECONNECT_MIN_MS;
       this.log.info({ broker: options.url }, 'connected to MQTT broker');

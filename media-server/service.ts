@@ -3,9 +3,11 @@
  * external one is configured), the HTTP server, and the media server. close()
  * shuts down in order: sessions and ffmpeg, then MQTT, then the listeners.
  */
+import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
+import { createAuthHooks, createUser } from '../broker/auth.js';
 import { EmbeddedBroker } from '../broker/embedded-broker.js';
 import type { Config } from './config.js';
 import { findFfmpeg, type FfmpegBinaries } from './ffmpeg-binaries.js';
@@ -39,12 +41,25 @@ export async function startService(config: Config, log: Logger): Promise<Service
   };
   try {
     let broker: EmbeddedBroker | undefined;
+    let credentials = { username: config.brokerUsername, password: config.brokerPassword };
     if (!config.brokerUrl) {
+      let hooks;
+      if (config.auth.enabled) {
+        // Without configured server credentials, the media server gets an internal user of its own.
+        const users = [...config.auth.users];
+        if (!credentials.username) {
+          const internal = await createUser(`mqttcast-internal-${randomBytes(4).toString('hex')}`, 'server');
+          users.push(internal.user);
+          credentials = { username: internal.user.username, password: internal.password };
+        }
+        hooks = createAuthHooks({ prefix: config.prefix, users, log: log.child({ component: 'broker-auth' }) });
+      }
       broker = await EmbeddedBroker.start({
         host: config.host,
         port: config.mqttPort,
         maxPacketBytes: config.maxPacketBytes,
         logger: log.child({ component: 'broker' }),
+        hooks,
       });
       opened.push(broker);
     }
@@ -68,8 +83,8 @@ export async function startService(config: Config, log: Logger): Promise<Service
     const brokerUrl = config.brokerUrl ?? broker!.url;
     const link = (late.link = await MqttLink.connect({
       url: brokerUrl,
-      username: config.brokerUsername,
-      password: config.brokerPassword,
+      username: credentials.username,
+      password: credentials.password,
       subscriptions: MediaServer.subscriptions(config),
       log: log.child({ component: 'mqtt' }),
     }));
