@@ -38,7 +38,7 @@ const PLAIN: Record<PlayerErrorCode, string> = {
   INTERNAL: 'The server hit an internal error',
   BROKER_UNREACHABLE: 'Cannot reach the MQTT broker',
   BROKER_URL_INVALID: 'The broker URL must start with ws:// or wss://',
-  BROKER_REFUSED: 'The MQTT broker refused a subscription or message of this player',
+  BROKER_REFUSED: 'The MQTT broker refused this player (connection, subscription or message)',
   SERVER_TIMEOUT: 'The media server did not answer; is it running?',
   MSE_UNSUPPORTED: 'This browser cannot play streams (no Media Source Extensions)',
   CODEC_UNSUPPORTED: "This browser cannot play the stream's format",

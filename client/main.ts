@@ -43,7 +43,10 @@ const catalogTopic = createTopics(catalogPrefix).catalog;
 const clientId = newClientId(() => crypto.getRandomValues(new Uint32Array(1))[0]! / 2 ** 32);
 const impl = findMediaSource();
 const codecs = impl ? supportedCodecs((type) => impl.ctor.isTypeSupported(type)) : [];
-const player = new Player({ video: ui.el.video, log: log.child('player'), codecs, impl });
+/** `?latency=0.3`: live-edge target in seconds, for experiments (0.1 to 5). */
+const latencyParam = Number(params.get('latency'));
+const liveTargetS = latencyParam >= 0.1 && latencyParam <= 5 ? latencyParam : undefined;
+const player = new Player({ video: ui.el.video, log: log.child('player'), codecs, impl, liveTargetS });
 
 let brokerUrl = loadBrokerUrl(log) || sameOriginBrokerUrl(location);
 let route: RequestRoute = loadRoute(brokerUrl, log) ?? { prefix: catalogPrefix, secure: false };
@@ -53,6 +56,8 @@ let brokerError: PlayerError | null = null;
 /** A problem of this browser, shown until the page is reloaded. */
 const browserError: PlayerError | null = impl ? null : playerError('MSE_UNSUPPORTED');
 let catalogTimer: ReturnType<typeof setTimeout> | undefined;
+/** The connection the player was last attached to (attach once per connect). */
+let attachedTo: MqttConnection | null = null;
 
 function currentError(): PlayerError | null {
   return player.lastError ?? brokerError ?? browserError;
@@ -77,12 +82,14 @@ function connect(url: string): void {
     if (state === 'connected') onConnected(conn);
     else {
       clearTimeout(catalogTimer);
+      attachedTo = null;
       player.detach();
     }
   });
-  conn.on('problem', (message) => {
-    if (conn.everConnected) return;
-    brokerError = playerError('BROKER_UNREACHABLE', `${message}. Retrying…`);
+  conn.on('problem', (message, refused) => {
+    if (conn.everConnected && !refused) return; // a drop: the state says "Reconnecting…"
+    if (refused) brokerError = playerError('BROKER_REFUSED', message);
+    else if (brokerError?.code !== 'BROKER_REFUSED') brokerError = playerError('BROKER_UNREACHABLE', `${message}. Retrying…`);
     showError();
   });
   conn.on('message', (topic, bytes) => {
@@ -122,7 +129,8 @@ function onCatalog(conn: MqttConnection, bytes: Uint8Array): void {
 
 function ready(conn: MqttConnection): void {
   clearTimeout(catalogTimer);
-  if (conn !== connection || !conn.connected) return;
+  if (conn !== connection || !conn.connected || attachedTo === conn) return;
+  attachedTo = conn;
   player.attach(conn, new Requests(clientId, route));
 }
 

@@ -8,7 +8,7 @@ import type { FragmentInfo, InitInfo } from '../protocol/index.js';
 import { AppendQueue, type AppendQueueError } from './append-queue.js';
 import { LiveEdgeController, backBufferToTrim, bufferAhead, rangesOf, startPosition } from './live-edge.js';
 import type { Logger } from './log.js';
-import { closeMediaSource, openMediaSource, type MediaSourceImpl } from './media-source.js';
+import { attachMediaSource, closeMediaSource, type MediaSourceImpl } from './media-source.js';
 import { latencyMs, producerReference, type ProducerReference } from './stats.js';
 
 export interface MediaSessionOptions {
@@ -16,6 +16,8 @@ export interface MediaSessionOptions {
   impl: MediaSourceImpl;
   mimeCodec: string;
   live: boolean;
+  /** Live-edge target in seconds; the controller's default when absent. */
+  liveTargetS?: number;
   log: Logger;
   onFirstFrame: () => void;
   /** Append failures, decode errors: the player decides whether to restart. */
@@ -37,7 +39,8 @@ export class MediaSession {
   private mediaSource: MediaSource | undefined;
   private objectUrl: string | undefined;
   private queue: AppendQueue | undefined;
-  private readonly liveEdge = new LiveEdgeController();
+  private sourceBuffer: SourceBuffer | undefined;
+  private readonly liveEdge: LiveEdgeController;
   private timescales = new Map<number, number>();
   private producerRef: ProducerReference | null = null;
   private started = false;
@@ -48,15 +51,20 @@ export class MediaSession {
 
   constructor(private readonly options: MediaSessionOptions) {
     this.video = options.video;
+    this.liveEdge = new LiveEdgeController(options.liveTargetS === undefined ? {} : { targetS: options.liveTargetS });
   }
 
   async open(): Promise<void> {
-    const { mediaSource, objectUrl } = await openMediaSource(this.video, this.options.impl);
+    const { mediaSource, objectUrl, opened } = attachMediaSource(this.video, this.options.impl);
     this.mediaSource = mediaSource;
     this.objectUrl = objectUrl;
+    await opened;
     if (this.destroyed) return;
     const sb = mediaSource.addSourceBuffer(this.options.mimeCodec);
     sb.mode = 'segments';
+    // Start as soon as the first fragment is in, not at the next tick.
+    sb.addEventListener('updateend', this.maybeStart);
+    this.sourceBuffer = sb;
     this.queue = new AppendQueue(sb, {
       currentTime: () => this.video.currentTime,
       onError: (err) => this.onQueueError(err),
@@ -96,13 +104,8 @@ export class MediaSession {
   tick(now: number): void {
     if (this.destroyed || !this.queue) return;
     const video = this.video;
+    this.maybeStart();
     const buffered = rangesOf(video.buffered);
-    if (!this.started && buffered.length > 0) {
-      this.started = true;
-      const pos = startPosition(video.currentTime, buffered);
-      if (pos !== null) video.currentTime = pos;
-      video.play().catch((err: unknown) => this.options.log.debug('play() did not start', err));
-    }
     const action = this.liveEdge.decide({
       currentTime: video.currentTime,
       buffered,
@@ -142,6 +145,7 @@ export class MediaSession {
     if (this.destroyed) return;
     this.destroyed = true;
     this.queue?.destroy();
+    this.sourceBuffer?.removeEventListener('updateend', this.maybeStart);
     if (this.frameCallback !== undefined) this.video.cancelVideoFrameCallback(this.frameCallback);
     this.video.removeEventListener('timeupdate', this.onTimeUpdate);
     this.video.removeEventListener('error', this.onVideoError);
@@ -149,17 +153,30 @@ export class MediaSession {
     closeMediaSource(this.video, this.objectUrl);
   }
 
+  /** Once media is buffered: move to the start of the first range and play. */
+  private readonly maybeStart = (): void => {
+    const video = this.video;
+    if (this.started || this.destroyed || video.buffered.length === 0) return;
+    this.started = true;
+    const pos = startPosition(video.currentTime, rangesOf(video.buffered));
+    if (pos !== null) video.currentTime = pos;
+    video.play().catch((err: unknown) => this.options.log.debug('play() did not start', err));
+  };
+
   private firstFrame(): void {
     if (this.firstFrameDecoded || this.destroyed) return;
     this.firstFrameDecoded = true;
     this.options.onFirstFrame();
   }
 
-  /** Fallback for browsers without requestVideoFrameCallback, and for audio-only streams. */
+  /**
+   * Fallback for browsers without requestVideoFrameCallback, for audio-only
+   * streams, and for hidden tabs (which present no frames).
+   */
   private readonly onTimeUpdate = (): void => {
     const video = this.video;
-    const usesFrameCallback = this.frameCallback !== undefined;
-    if (!usesFrameCallback && this.started && !video.paused && video.readyState >= 2) this.firstFrame();
+    const fallback = this.frameCallback === undefined || video.ownerDocument.hidden;
+    if (fallback && this.started && !video.paused && video.readyState >= 2) this.firstFrame();
   };
 
   private readonly onVideoError = (): void => {

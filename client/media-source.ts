@@ -39,30 +39,31 @@ export function findMediaSource(scope: object = globalThis): MediaSourceImpl | n
   return null;
 }
 
-/**
- * Attaches a new MediaSource to the video element and resolves with it once it is
- * open. Rejects after `timeoutMs` if `sourceopen` never fires.
- */
-export function openMediaSource(
-  video: HTMLVideoElement,
-  impl: MediaSourceImpl,
-  timeoutMs = 5000,
-): Promise<{ mediaSource: MediaSource; objectUrl: string }> {
+export interface AttachedMediaSource {
+  mediaSource: MediaSource;
+  objectUrl: string;
+  /** Resolves on `sourceopen`; rejects after `timeoutMs` if it never fires. */
+  opened: Promise<void>;
+}
+
+/** Attaches a new MediaSource to the video element. */
+export function attachMediaSource(video: HTMLVideoElement, impl: MediaSourceImpl, timeoutMs = 5000): AttachedMediaSource {
   const mediaSource = new impl.ctor();
   if (impl.managed) video.disableRemotePlayback = true;
   const objectUrl = URL.createObjectURL(mediaSource);
   video.src = objectUrl;
-  return new Promise((resolve, reject) => {
+  const opened = new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => {
       mediaSource.removeEventListener('sourceopen', onOpen);
       reject(new Error(`MediaSource did not open within ${timeoutMs} ms`));
     }, timeoutMs);
     const onOpen = (): void => {
       clearTimeout(timer);
-      resolve({ mediaSource, objectUrl });
+      resolve();
     };
     mediaSource.addEventListener('sourceopen', onOpen, { once: true });
   });
+  return { mediaSource, objectUrl, opened };
 }
 
 /** Detaches the MediaSource from the element and frees its URL. */

@@ -3,7 +3,7 @@
  * session), with a last-will, reconnect backoff and typed events.
  */
 import mqtt from 'mqtt';
-import type { IClientOptions, MqttClient } from 'mqtt';
+import type { IClientOptions } from 'mqtt';
 import { Emitter } from './emitter.js';
 import type { Logger } from './log.js';
 
@@ -12,13 +12,29 @@ export type ConnectionState = 'connecting' | 'connected' | 'reconnecting' | 'clo
 export type ConnectionEvents = {
   state: (state: ConnectionState) => void;
   message: (topic: string, payload: Uint8Array<ArrayBuffer>) => void;
-  /** Connecting failed or the connection dropped; words for people. */
-  problem: (message: string) => void;
+  /** Connecting failed or the connection dropped; `refused` when the broker said no (CONNACK code). */
+  problem: (message: string, refused: boolean) => void;
 };
 
 export interface Will {
   topic: string;
   payload: string;
+}
+
+/** The part of MQTT.js's MqttClient this wrapper uses; tests supply a fake. */
+export interface MqttClientLike {
+  readonly connected: boolean;
+  readonly options: Pick<IClientOptions, 'reconnectPeriod' | 'will'>;
+  on(event: 'connect' | 'reconnect' | 'close', listener: () => void): unknown;
+  on(event: 'error', listener: (err: Error & { code?: unknown }) => void): unknown;
+  on(event: 'message', listener: (topic: string, payload: Uint8Array) => void): unknown;
+  removeListener(event: 'connect' | 'reconnect' | 'close', listener: () => void): unknown;
+  removeListener(event: 'error', listener: (err: Error & { code?: unknown }) => void): unknown;
+  removeListener(event: 'message', listener: (topic: string, payload: Uint8Array) => void): unknown;
+  subscribeAsync(topics: Record<string, { qos: 0 | 1 }>): Promise<Array<{ topic: string; qos: number }>>;
+  publishAsync(topic: string, payload: string, options: { qos: 0 | 1; retain: boolean }): Promise<unknown>;
+  endAsync(force?: boolean): Promise<void>;
+  end(force?: boolean): unknown;
 }
 
 export interface MqttConnectionOptions {
@@ -27,11 +43,11 @@ export interface MqttConnectionOptions {
   will: Will;
   log: Logger;
   /** Replaced in tests. */
-  connect?: (url: string, options: IClientOptions) => MqttClient;
+  connect?: (url: string, options: IClientOptions) => MqttClientLike;
 }
 
 const FIRST_RETRY_MS = 1000;
-const MAX_RETRY_MS = 15_000;
+const MAX_RETRY_MS = 10_000;
 
 /** Same-origin MQTT-over-WebSocket endpoint of the page, e.g. `ws://127.0.0.1:8080/mqtt`. */
 export function sameOriginBrokerUrl(location: { protocol: string; host: string }): string {
@@ -57,14 +73,14 @@ export class MqttConnection extends Emitter<ConnectionEvents> {
   state: ConnectionState = 'connecting';
   /** Whether a CONNACK was ever received on this connection object. */
   everConnected = false;
-  private readonly client: MqttClient;
+  private readonly client: MqttClientLike;
   private attempts = 0;
   private readonly log: Logger;
 
   constructor(readonly options: MqttConnectionOptions) {
     super();
     this.log = options.log;
-    const connect = options.connect ?? ((url, opts) => mqtt.connect(url, opts));
+    const connect = options.connect ?? ((url: string, opts: IClientOptions): MqttClientLike => mqtt.connect(url, opts));
     this.client = connect(options.url, {
       clientId: options.clientId,
       protocolVersion: 4,
@@ -149,13 +165,14 @@ export class MqttConnection extends Emitter<ConnectionEvents> {
   private readonly onClose = (): void => {
     if (this.state === 'closed') return;
     const where = this.options.url;
-    this.emit('problem', this.everConnected ? `lost the connection to ${where}` : `no answer from ${where}`);
+    this.emit('problem', this.everConnected ? `lost the connection to ${where}` : `no answer from ${where}`, false);
     this.setState('reconnecting');
   };
 
-  private readonly onError = (err: Error): void => {
+  private readonly onError = (err: Error & { code?: unknown }): void => {
     this.log.warn('mqtt error', err.message);
-    if (this.state !== 'closed') this.emit('problem', err.message);
+    // MQTT.js sets a numeric `code` (the CONNACK return code) when the broker refuses the connection.
+    if (this.state !== 'closed') this.emit('problem', err.message, typeof err.code === 'number');
   };
 
   private readonly onMessage = (topic: string, payload: Uint8Array): void => {

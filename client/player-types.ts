@@ -34,4 +34,6 @@ export interface PlayerOptions {
   codecs: readonly string[];
   impl: MediaSourceImpl | null;
   describeTimeoutMs?: number;
+  /** Seconds behind the buffered end that live playback aims for (default 0.5). */
+  liveTargetS?: number;
 }

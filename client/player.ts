@@ -59,10 +59,6 @@ export class Player extends Emitter<PlayerEvents> {
     });
   }
 
-  get replyTopic(): string | undefined {
-    return this.requests?.replyTopic;
-  }
-
   /** The broker is connected and the request route is known: resume if playback was wanted. */
   attach(transport: Transport, requests: Requests): void {
     this.transport = transport;
@@ -157,7 +153,7 @@ export class Player extends Emitter<PlayerEvents> {
       this.stats.reset(codecsOf(described.mimeCodec), described.mode);
       this.playSentAt = performance.now();
       this.playSent = true;
-      this.setState('starting');
+      if (this.state !== 'recovering') this.setState('starting');
       this.startTimers();
       await transport.publish(play.topic, play.payload, 1);
     } catch (err) {
@@ -172,7 +168,7 @@ export class Player extends Emitter<PlayerEvents> {
     this.setState('describing');
     const requestId = `d-${gen}-${randomTag()}`;
     const msg = requests.describe(target, this.options.codecs, requestId);
-    const reply = this.replies.expect(requestId, this.options.describeTimeoutMs ?? 20_000);
+    const reply = this.replies.expect(requestId, this.options.describeTimeoutMs ?? 15_000);
     await transport.publish(msg.topic, msg.payload, 1);
     const answer = await reply;
     if (answer === 'cancelled' || gen !== this.generation) return null;
@@ -188,6 +184,7 @@ export class Player extends Emitter<PlayerEvents> {
       impl: this.options.impl!,
       mimeCodec: described.mimeCodec,
       live: described.live,
+      liveTargetS: this.options.liveTargetS,
       log: this.log.child('media'),
       onFirstFrame: () => this.onFirstFrame(session),
       onMediaError: (message) => this.recover('MEDIA_ERROR', message),
@@ -198,6 +195,7 @@ export class Player extends Emitter<PlayerEvents> {
       await session.open();
     } catch (err) {
       if (gen === this.generation) throw new Failure(playerError('MEDIA_ERROR', errorText(err)));
+      this.log.debug('a superseded MediaSource did not open', err);
     }
   }
 

@@ -22,6 +22,7 @@ export interface UiElements {
   start: HTMLButtonElement;
   stop: HTMLButtonElement;
   video: HTMLVideoElement;
+  videoFrame: HTMLElement;
   state: HTMLElement;
   connection: HTMLElement;
   error: HTMLElement;
@@ -52,6 +53,7 @@ export function findElements(doc: Document): UiElements {
     start: byId(doc, 'start', HTMLButtonElement),
     stop: byId(doc, 'stop', HTMLButtonElement),
     video: byId(doc, 'video', HTMLVideoElement),
+    videoFrame: html('video-frame'),
     state: html('state'),
     connection: html('connection'),
     error: html('error'),
@@ -122,6 +124,7 @@ export class Ui {
     const text = state === 'ended' && detail ? `Ended (${detail.replace(/_/g, ' ')})` : STATE_TEXT[state];
     this.el.state.textContent = text;
     this.el.state.dataset.state = state;
+    this.el.videoFrame.dataset.state = state;
     this.el.stat.state.textContent = state;
     this.el.stop.disabled = state === 'idle' || state === 'error';
   }
@@ -156,10 +159,11 @@ export class Ui {
     s.resolution.textContent = formatResolution(stats.width, stats.height);
     s.bitrate.textContent = formatBitrate(stats.bitrateBps);
     s.latency.textContent = formatMs(stats.latencyMs);
-    s.buffer.textContent = `${stats.bufferS.toFixed(2)} s`;
-    s.frames.textContent = `${stats.decodedFrames} decoded · ${stats.droppedFrames} dropped`;
+    const active = stats.bytes > 0;
+    s.buffer.textContent = active ? `${stats.bufferS.toFixed(2)} s` : '—';
+    s.frames.textContent = active ? `${stats.decodedFrames} decoded · ${stats.droppedFrames} dropped` : '—';
     s.ttff.textContent = formatMs(stats.ttffMs);
-    s.skipped.textContent = `${stats.skipped} server · ${stats.playerDropped} player`;
+    s.skipped.textContent = active ? `${stats.skipped} server · ${stats.playerDropped} player` : '—';
     this.latencySpark.update(latency);
     this.bitrateSpark.update(bitrate);
   }

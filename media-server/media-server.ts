@@ -16,14 +16,11 @@ import {
   StopRequestSchema,
   createTopics,
   parseRequest,
-  replyTopicProblem,
   salvageReplyTopic,
   toMqttcastError,
   type Catalog,
   type DescribeReply,
-  type ErrorCode,
   type RequestKind,
-  type Status,
   type Topics,
 } from '../protocol/index.js';
 import { resolveAllowed } from './address-policy.js';
@@ -35,6 +32,7 @@ import type { MqttLink } from './mqtt-link.js';
 import { Prober } from './probe.js';
 import { Session, type EndReason, type SessionSink } from './session.js';
 import { catalogSources, resolveTarget } from './sources.js';
+import { errorBody, errorsTopicFor, replyTopicProblemFor, routeRequest, statusError } from './request-routing.js';
 import { UpstreamPool } from './upstream-pool.js';
 
 export const SERVER_VERSION = '0.1.0';
@@ -188,21 +186,8 @@ export class MediaServer {
     this.options.link.publishJson(this.topics.catalog, this.catalog(), { retain: true });
   }
 
-  /** Which request a topic carries, and in secure mode which client sent it (the broker's ACL vouches for it). */
-  private route(topic: string): { kind: RequestKind; clientId?: string } | undefined {
-    if (!this.secure) {
-      const kind = REQUEST_KINDS.find((k) => topic === this.topics.request(k));
-      return kind && { kind };
-    }
-    const root = `${this.topics.prefix}/req/`;
-    if (!topic.startsWith(root)) return undefined;
-    const [clientId, kind, ...rest] = topic.slice(root.length).split('/');
-    if (!clientId || rest.length > 0 || !REQUEST_KINDS.includes(kind as RequestKind)) return undefined;
-    return { kind: kind as RequestKind, clientId };
-  }
-
   private onMessage(topic: string, payload: Buffer, retained: boolean): void {
-    const route = this.route(topic);
+    const route = routeRequest(topic, this.topics, this.secure);
     if (!route) return;
     const { kind, clientId } = route;
     if (retained) {
@@ -230,11 +215,6 @@ export class MediaServer {
     }
   }
 
-  /** Where errors go that cannot go to a reply topic: `P/errors`, or the client's own `P/session/<id>/errors`. */
-  private errorsTopic(clientId?: string): string {
-    return clientId === undefined ? this.topics.errors : `${this.topics.sessionRoot(clientId)}errors`;
-  }
-
   /** Sends a refusal where the requester can see it: its reply topic if usable, else the errors topic. */
   private refuse(kind: RequestKind, payload: Buffer, error: MqttcastError, clientId?: string): void {
     this.metrics.rejected.inc({ code: error.code });
@@ -242,27 +222,18 @@ export class MediaServer {
     else this.log.info({ kind, code: error.code, reason: error.message }, 'request refused');
     const { replyTopic, requestId } = salvageReplyTopic(payload);
     const body = errorBody(error.code, error.message, requestId);
-    const usable = replyTopic !== undefined && this.replyTopicProblem(replyTopic, clientId) === null;
+    const usable = replyTopic !== undefined && replyTopicProblemFor(replyTopic, this.topics, this.secure, clientId) === null;
     const ownedByOther = usable && this.sessions.has(replyTopic) && error.code === 'REPLY_TOPIC_IN_USE';
     if (!usable || ownedByOther) {
-      this.options.link.publishJson(this.errorsTopic(clientId), { ...body, request: kind, reply_topic: replyTopic?.slice(0, 256) });
+      this.options.link.publishJson(errorsTopicFor(this.topics, clientId), { ...body, request: kind, reply_topic: replyTopic?.slice(0, 256) });
       return;
     }
     if (kind === 'describe' || kind === 'play') this.options.link.publishJson(replyTopic, body);
     if (kind !== 'describe') this.options.link.publishJson(this.topics.status(replyTopic), statusError(error, requestId));
   }
 
-  private replyTopicProblem(topic: string, clientId?: string): string | null {
-    const problem = replyTopicProblem(topic, this.topics);
-    if (problem || !this.secure) return problem;
-    const root = this.topics.sessionRoot(clientId ?? '');
-    if (clientId === undefined || !topic.startsWith(root) || topic.length === root.length) return `must be under ${root} in secure mode`;
-    if (topic === this.errorsTopic(clientId)) return `must not be ${topic} (used for errors)`;
-    return null;
-  }
-
   private checkReplyTopic(topic: string, clientId?: string): void {
-    const problem = this.replyTopicProblem(topic, clientId);
+    const problem = replyTopicProblemFor(topic, this.topics, this.secure, clientId);
     if (problem) throw new MqttcastError('REPLY_TOPIC_INVALID', `reply topic "${topic.slice(0, 64)}" ${problem}`);
   }
 
@@ -388,12 +359,4 @@ export class MediaServer {
     await Promise.all([this.pool.close(), this.prober.close()]);
     await this.egress.close();
   }
-}
-
-function errorBody(code: ErrorCode, message: string, requestId?: string): Record<string, unknown> {
-  return { ok: false, code, error: message, ...(requestId ? { request_id: requestId } : {}) };
-}
-
-function statusError(error: MqttcastError, requestId?: string): Status {
-  return { state: 'error', code: error.code, message: error.message, ...(requestId ? { request_id: requestId } : {}) };
 }
