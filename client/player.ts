@@ -27,6 +27,10 @@ const TICK_MS = 250;
 const ACK_MS = 1000;
 const MAX_RECOVERIES_PER_MINUTE = 3;
 
+/** Session end reasons that mean "the server went away", after which the player tries again. */
+const SERVER_GONE = new Set(['server_shutdown', 'broker_lost']);
+const SERVER_RETRY_MS = 3000;
+
 export class Player extends Emitter<PlayerEvents> {
   state: PlayerState = 'idle';
   stateDetail = '';
@@ -44,6 +48,7 @@ export class Player extends Emitter<PlayerEvents> {
   private playSentAt = 0;
   private readonly replies = new ReplyWaiter();
   private ackTimer: ReturnType<typeof setInterval> | undefined;
+  private retryTimer: ReturnType<typeof setTimeout> | undefined;
   private tickTimer: ReturnType<typeof setInterval> | undefined;
   private recoveries: number[] = [];
   private readonly watchdog: StallWatchdog;
@@ -240,11 +245,26 @@ export class Player extends Emitter<PlayerEvents> {
     }
     this.playSent = false;
     if (event.kind === 'error') return this.fail(serverError(event.code, event.message));
+    if (SERVER_GONE.has(event.reason)) return this.awaitServer();
     // The source ended: let the buffered media play out, keep the stats ticking.
     this.wantPlaying = false;
     this.stopAcks();
     void this.session?.endOfStream().catch((err: unknown) => this.log.warn('endOfStream failed', err));
     this.setState('ended', event.reason);
+  }
+
+  /**
+   * The server shut down or lost its broker: not the end of the stream the person
+   * asked for. Show that we are reconnecting and play again once it answers; when
+   * the broker connection drops too, attach() does the same on reconnect.
+   */
+  private awaitServer(): void {
+    const gen = ++this.generation;
+    this.teardown();
+    this.setState('reconnecting', 'the server went away; waiting for it to come back');
+    this.retryTimer = setTimeout(() => {
+      if (gen === this.generation && this.wantPlaying && this.transport?.connected) void this.run(false);
+    }, SERVER_RETRY_MS);
   }
 
   private onFirstFrame(session: MediaSession): void {
@@ -322,6 +342,7 @@ export class Player extends Emitter<PlayerEvents> {
   }
 
   private teardown(): void {
+    clearTimeout(this.retryTimer);
     this.replies.cancel();
     this.stopTimers();
     this.session?.destroy();

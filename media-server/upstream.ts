@@ -95,10 +95,14 @@ export class Upstream extends EventEmitter<UpstreamEvents> {
     this.readyPromise.catch(() => undefined); // observed by callers of ready()
   }
 
-  /** Starts ffmpeg; call once, after listeners are attached. */
+  /**
+   * Starts ffmpeg; call once, after listeners are attached. The linger starts
+   * once the source is ready, so a slow source opened by a describe is not
+   * closed before its first media (a source that never sends is stopped by the
+   * stall timer).
+   */
   start(): this {
     this.spawn();
-    this.armLinger();
     return this;
   }
 
@@ -201,11 +205,13 @@ export class Upstream extends EventEmitter<UpstreamEvents> {
       void this.proc?.kill(500);
       return;
     }
+    const first = this.init === undefined;
     this.init = data;
     this.initInfo = info;
     this.dropCache();
     this.state = 'running';
     this.resolveReady(info);
+    if (first && this.viewers.size === 0) this.armLinger();
     for (const v of this.viewers) v.onInit(data, info);
   }
 

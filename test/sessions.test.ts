@@ -140,6 +140,19 @@ describe('supervision', () => {
     expect(ffmpegs()).toBe(1);
   });
 
+  it('keeps a source opened by describe until it is ready, even when it is slower than the linger', async () => {
+    const rtsp = await startRtspServer({ width: 160, height: 120, fps: 10, audio: false });
+    const local = await startTestService({ allow: [`rtsp://127.0.0.1:${rtsp.port}/*`], limits: { lingerMs: 0 } });
+    try {
+      const v = await Viewer.connect(local.urls.mqtt);
+      viewers.push(v);
+      expect(await v.describe({ url: rtsp.url })).toMatchObject({ ok: true });
+    } finally {
+      await local.close();
+      await rtsp.close();
+    }
+  });
+
   it('ends sessions with SOURCE_UNAVAILABLE when a live source never comes back', async () => {
     const rtsp = await startRtspServer({ width: 160, height: 120, fps: 10, audio: false });
     const local = await startTestService({ allow: [`rtsp://127.0.0.1:${rtsp.port}/*`], limits: { maxRestarts: 2, lingerMs: 200 } });

@@ -1,0 +1,81 @@
+/** Debian's Chromium driven by playwright-core, the way STYLE.md describes: headless, fresh profile, no network chatter. */
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import { runChecked } from '../helpers/child.js';
+
+export const CHROMIUM = '/usr/bin/chromium';
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+export const ARTIFACTS = path.join(ROOT, 'test', 'artifacts');
+
+/** Builds the web client if `npm test` has not already. */
+export async function ensureClientBuilt(): Promise<void> {
+  if (existsSync(path.join(ROOT, 'dist', 'client', 'index.html'))) return;
+  await runChecked(process.execPath, [path.join(ROOT, 'node_modules', 'vite', 'bin', 'vite.js'), 'build', '--config', 'client/vite.config.ts', '--logLevel', 'error'], {
+    cwd: ROOT,
+    timeoutMs: 120_000,
+  });
+}
+
+export interface Browser {
+  context: BrowserContext;
+  /** Console errors and page errors seen so far (the player must keep the console clean). */
+  consoleErrors: string[];
+  newPage(): Promise<Page>;
+  close(): Promise<void>;
+}
+
+export async function launchChromium(): Promise<Browser> {
+  const profile = await mkdtemp(path.join(tmpdir(), 'mqttcast-chromium-'));
+  const context = await chromium.launchPersistentContext(profile, {
+    executablePath: CHROMIUM,
+    headless: true,
+    viewport: { width: 1280, height: 800 },
+    args: [
+      '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync',
+      '--no-first-run', '--disable-quic', '--autoplay-policy=no-user-gesture-required',
+    ],
+  });
+  const consoleErrors: string[] = [];
+  const watch = (page: Page): void => {
+    page.on('console', (m) => {
+      // Chromium itself reports refused WebSocket connections while a broker is down; the page logs nothing.
+      if (m.type() === 'error' && !/WebSocket connection to .* failed/.test(m.text())) consoleErrors.push(m.text());
+    });
+    page.on('pageerror', (e) => consoleErrors.push(String(e)));
+  };
+  context.on('page', watch);
+  return {
+    context,
+    consoleErrors,
+    newPage: () => context.newPage(),
+    close: async () => {
+      await context.close();
+      await rm(profile, { recursive: true, force: true });
+    },
+  };
+}
+
+export async function screenshot(page: Page, name: string): Promise<string> {
+  await mkdir(ARTIFACTS, { recursive: true });
+  const file = path.join(ARTIFACTS, `${name}.png`);
+  await page.screenshot({ path: file });
+  return file;
+}
+
+export interface VideoState {
+  currentTime: number;
+  frames: number;
+  state: string;
+}
+
+export function videoState(page: Page): Promise<VideoState> {
+  return page.evaluate(() => {
+    const v = document.querySelector('video')!;
+    const w = window as unknown as { mqttcast?: { state: string } };
+    return { currentTime: v.currentTime, frames: v.getVideoPlaybackQuality().totalVideoFrames, state: w.mqttcast?.state ?? '' };
+  });
+}
