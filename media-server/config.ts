@@ -28,6 +28,12 @@ export const LimitsSchema = z
     maxSessionsPerSource: z.number().int().min(1).default(100),
     maxUpstreams: z.number().int().min(1).default(16),
     maxConcurrentProbes: z.number().int().min(1).default(4),
+    /** describe/play/stop requests per second per authenticated client (secure mode), and the burst allowed. */
+    requestsPerSecond: z.number().min(0.1).default(10),
+    requestBurst: z.number().int().min(1).default(30),
+    /** The same for everyone together in open mode, where clients are not identified. */
+    openRequestsPerSecond: z.number().min(0.1).default(100),
+    openRequestBurst: z.number().int().min(1).default(200),
     /** A session that has acked at least once ends after this long without an ack. */
     leaseMs: z.number().int().min(1000).default(15_000),
     /** Longest a session may run, acks or not. */
@@ -46,6 +52,10 @@ export const LimitsSchema = z
     brokerLossMs: z.number().int().min(0).default(30_000),
     /** How often the retained stats message is published. */
     statsIntervalMs: z.number().int().min(1000).default(5_000),
+    /** Address space each ffmpeg/ffprobe may use (set with prlimit where installed). */
+    ffmpegMemoryBytes: z.number().int().min(64 * 1024 * 1024).default(4 * 1024 * 1024 * 1024),
+    /** Open files each ffmpeg/ffprobe may have. */
+    ffmpegOpenFiles: z.number().int().min(16).default(256),
     /** Bytes of the latest GOP kept for late joiners. */
     gopCacheBytes: z.number().int().min(0).default(24 * 1024 * 1024),
   })

@@ -5,6 +5,7 @@
  * stdout pipe kills it (SIGPIPE), and the exit handler below kills what it can.
  */
 import { spawn, type ChildProcessByStdio } from 'node:child_process';
+import { accessSync, constants } from 'node:fs';
 import type { Readable } from 'node:stream';
 
 const STDERR_KEEP_BYTES = 8 * 1024;
@@ -31,6 +32,29 @@ export interface ExitInfo {
   stderr: string;
 }
 
+/** Kernel limits for each ffmpeg/ffprobe; Node cannot set rlimits itself, util-linux prlimit can (it execs in place). */
+export interface ProcessLimits {
+  addressSpaceBytes: number;
+  openFiles: number;
+}
+
+const PRLIMIT = '/usr/bin/prlimit';
+let prlimitAvailable: boolean | undefined;
+
+function withLimits(binary: string, args: readonly string[], limits: ProcessLimits | undefined): [string, string[]] {
+  if (!limits) return [binary, [...args]];
+  if (prlimitAvailable === undefined) {
+    try {
+      accessSync(PRLIMIT, constants.X_OK);
+      prlimitAvailable = true;
+    } catch {
+      prlimitAvailable = false;
+    }
+  }
+  if (!prlimitAvailable) return [binary, [...args]];
+  return [PRLIMIT, [`--as=${limits.addressSpaceBytes}`, `--nofile=${limits.openFiles}`, '--core=0', '--', binary, ...args]];
+}
+
 export class FfmpegProcess {
   readonly pid: number;
   readonly stdout: Readable;
@@ -39,8 +63,9 @@ export class FfmpegProcess {
   private stderrTail = '';
   private exitInfo: ExitInfo | undefined;
 
-  constructor(binary: string, args: readonly string[]) {
-    const child = spawn(binary, args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true, shell: false });
+  constructor(binary: string, args: readonly string[], limits?: ProcessLimits) {
+    const [file, argv] = withLimits(binary, args, limits);
+    const child = spawn(file, argv, { stdio: ['ignore', 'pipe', 'pipe'], detached: true, shell: false });
     live.add(child);
     spawned++;
     this.stdout = child.stdout;

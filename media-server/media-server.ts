@@ -30,6 +30,7 @@ import { EgressProxy, type EgressScope } from './egress-proxy.js';
 import { Metrics } from './metrics.js';
 import type { MqttLink } from './mqtt-link.js';
 import { Prober } from './probe.js';
+import { RateLimiter } from './rate-limiter.js';
 import { Session, type EndReason, type SessionSink } from './session.js';
 import { catalogSources, resolveTarget } from './sources.js';
 import { errorBody, errorsTopicFor, replyTopicProblemFor, routeRequest, statusError } from './request-routing.js';
@@ -62,6 +63,7 @@ export class MediaServer {
   private sequence = 0;
   private brokerLossTimer?: NodeJS.Timeout;
   private readonly statsTimer: NodeJS.Timeout;
+  private readonly rateLimiter: RateLimiter;
 
   /** Starts a media server (and its egress proxy) on an MQTT link. */
   static async start(options: MediaServerOptions): Promise<MediaServer> {
@@ -79,7 +81,14 @@ export class MediaServer {
     this.topics = createTopics(config.prefix);
     this.metrics = options.metrics ?? new Metrics();
     this.allowlist = new Allowlist(config.allow);
-    this.prober = new Prober(options.ffprobe, config.limits.maxConcurrentProbes);
+    this.prober = new Prober(options.ffprobe, config.limits.maxConcurrentProbes, {
+      addressSpaceBytes: config.limits.ffmpegMemoryBytes,
+      openFiles: config.limits.ffmpegOpenFiles,
+    });
+    const { limits } = config;
+    this.rateLimiter = isSecure(config)
+      ? new RateLimiter(limits.requestsPerSecond, limits.requestBurst)
+      : new RateLimiter(limits.openRequestsPerSecond, limits.openRequestBurst, 1);
     this.pool = new UpstreamPool(config, options.ffmpeg, this.prober, this.metrics, this.log, egress);
     this.sink = {
       publishData: (topic, data) => link.publishData(topic, data),
@@ -206,6 +215,10 @@ export class MediaServer {
   private async handle(kind: RequestKind, payload: Buffer, clientId?: string): Promise<void> {
     try {
       if (this.closing) throw new MqttcastError('INTERNAL', 'the server is shutting down');
+      // Acks are cheap keepalives; the requests that can start processes are rate-limited.
+      if (kind !== 'ack' && !this.rateLimiter.take(clientId ?? 'open')) {
+        throw new MqttcastError('TOO_MANY_SESSIONS', 'too many requests from this client; slow down');
+      }
       if (kind === 'describe') await this.describe(payload, clientId);
       else if (kind === 'play') await this.play(payload, clientId);
       else if (kind === 'stop') this.stop(payload, clientId);

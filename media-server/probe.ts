@@ -4,7 +4,7 @@
  */
 import { MqttcastError } from '../protocol/index.js';
 import { buildProbeArgs, type OutputProfile } from './ffmpeg-args.js';
-import { FfmpegProcess, lastErrorLine } from './ffmpeg-process.js';
+import { FfmpegProcess, lastErrorLine, type ProcessLimits } from './ffmpeg-process.js';
 import type { SourceSpec } from './sources.js';
 
 export interface ProbedTrack {
@@ -103,6 +103,7 @@ export class Prober {
   constructor(
     private readonly ffprobe: string,
     private readonly maxConcurrent: number,
+    private readonly limits?: ProcessLimits,
     private readonly maxWaiting = 64,
     private readonly timeoutMs = 15_000,
   ) {}
@@ -117,7 +118,7 @@ export class Prober {
   }
 
   private async run(spec: SourceSpec, proxyUrl: string | undefined): Promise<ProbeResult> {
-    const proc = new FfmpegProcess(this.ffprobe, buildProbeArgs(spec, proxyUrl));
+    const proc = new FfmpegProcess(this.ffprobe, buildProbeArgs(spec, proxyUrl), this.limits);
     this.processes.add(proc);
     const chunks: Buffer[] = [];
     proc.stdout.on('data', (c: Buffer) => chunks.push(c));

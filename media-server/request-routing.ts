@@ -48,3 +48,4 @@ export function errorBody(code: ErrorCode, message: string, requestId?: string):
 export function statusError(error: MqttcastError, requestId?: string): Status {
   return { state: 'error', code: error.code, message: error.message, ...(requestId ? { request_id: requestId } : {}) };
 }
+

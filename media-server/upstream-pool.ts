@@ -121,6 +121,7 @@ export class UpstreamPool {
       stallTimeoutMs: limits.stallTimeoutMs,
       maxRestarts: limits.maxRestarts,
       gopCacheBytes: limits.gopCacheBytes,
+      processLimits: { addressSpaceBytes: limits.ffmpegMemoryBytes, openFiles: limits.ffmpegOpenFiles },
       log: this.log.child({ upstream: id, source: spec.name ?? spec.url }),
     });
     this.all.add(upstream);

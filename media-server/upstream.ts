@@ -15,7 +15,7 @@ import {
   type InitInfo,
   type Mode,
 } from '../protocol/index.js';
-import { FfmpegProcess, lastErrorLine, type ExitInfo } from './ffmpeg-process.js';
+import { FfmpegProcess, lastErrorLine, type ExitInfo, type ProcessLimits } from './ffmpeg-process.js';
 
 export interface Fragment {
   data: Buffer;
@@ -50,6 +50,7 @@ export interface UpstreamOptions {
   stallTimeoutMs: number;
   maxRestarts: number;
   gopCacheBytes: number;
+  processLimits?: ProcessLimits;
   log: Logger;
 }
 
@@ -165,7 +166,7 @@ export class Upstream extends EventEmitter<UpstreamEvents> {
 
   private spawn(): void {
     const { ffmpeg, args, log } = this.options;
-    const proc = new FfmpegProcess(ffmpeg, args);
+    const proc = new FfmpegProcess(ffmpeg, args, this.options.processLimits);
     this.proc = proc;
     this.startedAt = Date.now();
     log.info({ pid: proc.pid, restarts: this.restarts }, 'ffmpeg started');

@@ -2,6 +2,7 @@
  * Describe and play end to end: real embedded Aedes, real ffmpeg, real sources
  * (generated demo, HTTP-served MP4 with Range requests, HLS, GStreamer RTSP).
  */
+import { readFile } from 'node:fs/promises';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Service } from '../media-server/service.js';
 import { spawnCount } from '../media-server/ffmpeg-process.js';
@@ -133,7 +134,14 @@ describe('play', () => {
     const v = await viewer();
     await v.play({ url: fileUrl(fixtures.highMp4) });
     await v.waitForFragments(1);
-    expect(mediaProcesses().length).toBeGreaterThan(0);
+    const [proc] = mediaProcesses();
+    expect(proc).toBeDefined();
+    // Confined: kernel limits set through prlimit, its own process group, no stdin.
+    const limits = await readFile(`/proc/${proc!.pid}/limits`, 'utf8');
+    expect(limits).toMatch(/Max open files\s+256\s+256/);
+    expect(limits).toMatch(/Max core file size\s+0\s+0/);
+    expect(proc!.pgid).toBe(proc!.pid);
+    expect(proc!.args).toContain('-nostdin');
     await v.send('stop', {});
     await v.waitForStatus((s) => s.state === 'ended' && s.reason === 'stop');
     // An on-demand upstream is the viewer's own: it stops with the session.
