@@ -9,6 +9,9 @@ const HELP = `mqttcast — live video over MQTT
 
 Usage:
   mqttcast serve [options]              run broker + media server + web player (what npm start runs)
+  mqttcast media-server [options]       only the media server, on an existing broker (--broker)
+  mqttcast broker [options]             only the embedded MQTT broker (TCP, and WebSocket at /mqtt)
+  mqttcast gateway [options]            web player + WebSocket-to-TCP gateway to a broker (--broker)
   mqttcast describe <url|source>        ask a media server what a source contains
   mqttcast play <url|source> -o FILE    write the stream as fragmented MP4 (-o - for stdout)
   mqttcast stop <reply-topic>           end a session
@@ -21,6 +24,8 @@ Server options (serve):
   --broker URL         use this MQTT broker instead of the embedded one
   --allow ENTRY        allow a URL, or a prefix ending in /* (repeatable, comma-separated)
   --prefix P           topic prefix (default video)
+  --share-group G      several media servers on one Mosquitto: share describe/play as $share/G/...
+  --secure             secure mode: per-client request topics and reply roots (see README)
   --log-level L        fatal|error|warn|info|debug (default info)
   --print-config       print the effective configuration and exit
 
@@ -30,6 +35,7 @@ Client options (describe, play, stop):
   --prefix P           topic prefix (default video)
   --codecs LIST        codecs you can play, e.g. avc1.640028,mp4a.40.2
   --timeout S          seconds to wait for an answer (default 30)
+  --secure             use secure-mode topics (default: as the server's catalog says)
   -o, --output FILE    play: where to write the MP4 (- for stdout)
   --duration S         play: stop after S seconds (default: until Ctrl-C or the source ends)
   -q, --quiet          play: no progress on stderr
@@ -56,6 +62,8 @@ async function main(argv: string[]): Promise<boolean> {
       prefix: { type: 'string' },
       'log-level': { type: 'string' },
       'print-config': { type: 'boolean' },
+      'share-group': { type: 'string' },
+      secure: { type: 'boolean' },
       codecs: { type: 'string' },
       timeout: { type: 'string' },
       output: { type: 'string', short: 'o' },
@@ -68,7 +76,7 @@ async function main(argv: string[]): Promise<boolean> {
     process.stdout.write(HELP);
     return false;
   }
-  if (command === 'serve') return serve(values);
+  if (command === 'serve' || command === 'media-server' || command === 'broker' || command === 'gateway') return serve(values, command);
   if (!['describe', 'play', 'stop'].includes(command)) throw new CliError(`unknown command "${command}"\n\n${HELP}`, EXIT.USAGE);
   if (!arg) throw new CliError(`${command} needs an argument; see mqttcast --help`, EXIT.USAGE);
   const positive = (v: string | undefined, name: string, dflt?: number): number | undefined => {
@@ -85,6 +93,7 @@ async function main(argv: string[]): Promise<boolean> {
     prefix: values.prefix ?? DEFAULT_PREFIX,
     timeoutS: positive(values.timeout, 'timeout', 30)!,
     codecs: values.codecs?.split(',').map((c) => c.trim()).filter(Boolean),
+    secure: values.secure,
   };
   if (command === 'describe') await describeCommand(arg, flags);
   else if (command === 'stop') await stopCommand(arg, flags);

@@ -13,15 +13,60 @@ export interface RequestFlags {
   prefix: string;
   timeoutS: number;
   codecs?: string[];
+  /** Secure mode; undefined = read it from the server's retained catalog. */
+  secure?: boolean;
+}
+
+/** A connection plus the topics to use on it (open or secure mode). */
+interface Conversation {
+  client: MqttClient;
+  topics: Topics;
+  request(kind: 'describe' | 'play' | 'stop' | 'ack'): string;
+  replyTopic(kind: string): string;
+}
+
+const CATALOG_WAIT_MS = 1500;
+
+async function converse(flags: RequestFlags): Promise<Conversation> {
+  const topics = createTopics(flags.prefix);
+  // With a user name, it is the client id (Mosquitto's example config enforces that; Aedes allows it).
+  const clientId = flags.username ?? `mqttcast-cli-${randomBytes(4).toString('hex')}`;
+  const client = await connect(flags, clientId);
+  let secure = flags.secure;
+  if (secure === undefined) {
+    const catalog = new Promise<boolean | undefined>((resolve) => {
+      const timer = setTimeout(() => resolve(undefined), CATALOG_WAIT_MS);
+      client.on('message', (topic, payload) => {
+        if (topic !== topics.catalog) return;
+        clearTimeout(timer);
+        try {
+          resolve((JSON.parse(payload.toString('utf8')) as { secure?: boolean }).secure === true);
+        } catch {
+          resolve(undefined);
+        }
+      });
+    });
+    await client.subscribeAsync(topics.catalog, { qos: 1 });
+    secure = (await catalog) ?? false;
+    await client.unsubscribeAsync(topics.catalog);
+    client.removeAllListeners('message');
+  }
+  const tag = `cli-${randomBytes(4).toString('hex')}`;
+  return {
+    client,
+    topics,
+    request: (kind) => (secure ? topics.clientRequest(clientId, kind) : topics.request(kind)),
+    replyTopic: (kind) => (secure ? `${topics.sessionRoot(clientId)}${tag}/${kind}` : `${topics.prefix}/session/${tag}/${kind}`),
+  };
 }
 
 function target(arg: string): Record<string, string> {
   return arg.includes('://') ? { url: arg } : { source: arg };
 }
 
-async function connect(flags: RequestFlags): Promise<MqttClient> {
+async function connect(flags: RequestFlags, clientId: string): Promise<MqttClient> {
   const client = mqtt.connect(flags.broker, {
-    clientId: `mqttcast-cli-${randomBytes(4).toString('hex')}`,
+    clientId,
     username: flags.username,
     password: flags.password,
     protocolVersion: 4,
@@ -42,18 +87,14 @@ async function connect(flags: RequestFlags): Promise<MqttClient> {
   return client;
 }
 
-function replyTopicFor(topics: Topics, kind: string): string {
-  return `${topics.prefix}/session/cli-${randomBytes(4).toString('hex')}/${kind}`;
-}
-
 export async function describeCommand(arg: string, flags: RequestFlags): Promise<void> {
-  const topics = createTopics(flags.prefix);
-  const client = await connect(flags);
-  const replyTopic = replyTopicFor(topics, 'describe');
+  const conv = await converse(flags);
+  const { client } = conv;
+  const replyTopic = conv.replyTopic('describe');
   try {
     await client.subscribeAsync(replyTopic, { qos: 1 });
     const reply = new Promise<Buffer>((resolve) => client.on('message', (_t, payload) => resolve(payload)));
-    await client.publishAsync(topics.request('describe'), JSON.stringify({ ...target(arg), reply_topic: replyTopic, codecs: flags.codecs }), { qos: 1 });
+    await client.publishAsync(conv.request('describe'), JSON.stringify({ ...target(arg), reply_topic: replyTopic, codecs: flags.codecs }), { qos: 1 });
     const payload = await withTimeout(reply, flags.timeoutS, 'no describe reply from a media server');
     const body = JSON.parse(payload.toString('utf8')) as { ok?: boolean; code?: string; error?: string };
     process.stdout.write(`${JSON.stringify(body, null, 2)}\n`);
@@ -64,14 +105,14 @@ export async function describeCommand(arg: string, flags: RequestFlags): Promise
 }
 
 export async function stopCommand(replyTopic: string, flags: RequestFlags): Promise<void> {
-  const topics = createTopics(flags.prefix);
-  const client = await connect(flags);
+  const conv = await converse(flags);
+  const { client, topics } = conv;
   try {
     await client.subscribeAsync(topics.status(replyTopic), { qos: 1 });
     const status = new Promise<Record<string, unknown>>((resolve) =>
       client.on('message', (_t, p) => resolve(JSON.parse(p.toString('utf8')) as Record<string, unknown>)),
     );
-    await client.publishAsync(topics.request('stop'), JSON.stringify({ reply_topic: replyTopic }), { qos: 1 });
+    await client.publishAsync(conv.request('stop'), JSON.stringify({ reply_topic: replyTopic }), { qos: 1 });
     const body = await withTimeout(status, flags.timeoutS, 'no answer to the stop request');
     process.stderr.write(`${JSON.stringify(body)}\n`);
     if (body.state === 'error') throw new CliError(`refused: ${String(body.code)}: ${String(body.message)}`, EXIT.REFUSED);
@@ -87,9 +128,10 @@ export interface PlayFlags extends RequestFlags {
 }
 
 export async function playCommand(arg: string, flags: PlayFlags): Promise<void> {
-  const topics = createTopics(flags.prefix);
-  const client = await connect(flags);
-  const replyTopic = replyTopicFor(topics, 'play');
+  const conv = await converse(flags);
+  const { client, topics } = conv;
+  const replyTopic = conv.replyTopic('play');
+  if (!flags.quiet) process.stderr.write(`playing on ${replyTopic} (stop it with: mqttcast stop ${replyTopic})\n`);
   const out: Writable = flags.output === '-' ? process.stdout : createWriteStream(flags.output);
   const startedAt = Date.now();
   let fragments = 0;
@@ -136,14 +178,14 @@ export async function playCommand(arg: string, flags: PlayFlags): Promise<void> 
 
   await client.subscribeAsync({ [replyTopic]: { qos: 0 }, [topics.status(replyTopic)]: { qos: 1 } });
   await client.publishAsync(
-    topics.request('play'),
+    conv.request('play'),
     JSON.stringify({ ...target(arg), reply_topic: replyTopic, codecs: flags.codecs, client_id: client.options.clientId }),
     { qos: 1 },
   );
   // Acks keep the session alive and tell the server how far we are (flow control).
   const acker = setInterval(() => {
     progress();
-    client.publish(topics.request('ack'), JSON.stringify({ reply_topic: replyTopic, seq: fragments }), { qos: 0 });
+    client.publish(conv.request('ack'), JSON.stringify({ reply_topic: replyTopic, seq: fragments }), { qos: 0 });
   }, 1000);
   const noData = setTimeout(() => {
     if (fragments === 0) failNoData(new CliError(`no media arrived within ${flags.timeoutS} s`, EXIT.TIMEOUT));
@@ -155,7 +197,7 @@ export async function playCommand(arg: string, flags: PlayFlags): Promise<void> 
     clearTimeout(noData);
     progress(true);
     if (client.connected) {
-      await client.publishAsync(topics.request('stop'), JSON.stringify({ reply_topic: replyTopic }), { qos: 1 }).catch(() => undefined);
+      await client.publishAsync(conv.request('stop'), JSON.stringify({ reply_topic: replyTopic }), { qos: 1 }).catch(() => undefined);
       await client.endAsync().catch(() => undefined);
     }
     if (out !== process.stdout) await new Promise<void>((resolve) => out.end(() => resolve()));

@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import { PortInUseError } from '../broker/listen.js';
 import { ConfigError, loadConfig, type Config } from '../media-server/config.js';
 import { createLogger } from '../media-server/logger.js';
-import { startService } from '../media-server/service.js';
+import { startBroker, startGateway, startService, type Daemon, type Service } from '../media-server/service.js';
 import { CliError, EXIT } from './exit-codes.js';
 
 const FORCE_EXIT_MS = 8000;
@@ -24,6 +24,8 @@ export function configFromFlags(flags: Record<string, string | string[] | boolea
   if (typeof flags.prefix === 'string') out.prefix = flags.prefix;
   if (Array.isArray(flags.allow)) out.allow = flags.allow.flatMap((a) => a.split(',')).map((a) => a.trim()).filter(Boolean);
   if (typeof flags['log-level'] === 'string') out.logLevel = flags['log-level'];
+  if (typeof flags['share-group'] === 'string') out.shareGroup = flags['share-group'];
+  if (flags.secure === true) out.secure = true;
   return out;
 }
 
@@ -36,36 +38,60 @@ export function loadCliConfig(flags: Record<string, string | string[] | boolean 
   }
 }
 
-export async function serve(flags: Record<string, string | string[] | boolean | undefined>): Promise<boolean> {
+export type Role = 'serve' | 'media-server' | 'broker' | 'gateway';
+
+function start(role: Role, config: Config, log: Logger): Promise<Daemon | Service> {
+  if (role === 'broker') return startBroker(config, log);
+  if (role === 'gateway') return startGateway(config, log);
+  return startService(config, log, role);
+}
+
+function banner(role: Role, daemon: Daemon, config: Config): string {
+  const { urls } = daemon;
+  const mqtt = new URL(urls.mqtt);
+  const lines = ['', `mqttcast ${role === 'serve' ? '' : `${role} `}is running.`];
+  if (role === 'serve' || role === 'gateway') lines.push(`  Web player:        ${urls.web}`);
+  lines.push(`  MQTT broker:       ${urls.mqtt}`);
+  if (role !== 'media-server') lines.push(`  MQTT (WebSocket):  ${urls.websocket}${role === 'gateway' || config.brokerUrl ? '  (gateway to the broker)' : ''}`);
+  lines.push(`  Health / metrics:  ${urls.web}healthz  ${urls.web}metrics`);
+  if (role === 'serve') {
+    lines.push(`  Try it:            mosquitto_rr -V 311 -h ${mqtt.hostname} -p ${mqtt.port || 1883} -t ${config.prefix}/describe -e demo/reply -m '{"source":"demo","reply_topic":"demo/reply"}'`);
+  }
+  lines.push('Press Ctrl-C to stop.', '');
+  return lines.join('\n');
+}
+
+export async function serve(flags: Record<string, string | string[] | boolean | undefined>, role: Role = 'serve'): Promise<boolean> {
   const config = loadCliConfig(flags);
   if (flags['print-config']) {
     process.stdout.write(`${JSON.stringify(redact(config), null, 2)}\n`);
     return false;
   }
   const log = createLogger(config.logLevel, config.logFormat);
-  let service;
+  let daemon: Daemon | Service;
   try {
-    service = await startService(config, log);
+    daemon = await start(role, config, log);
   } catch (err) {
     if (err instanceof PortInUseError) throw new CliError(err.message, EXIT.USAGE);
     throw new CliError((err as Error).message, EXIT.USAGE);
   }
-  const { urls } = service;
-  process.stderr.write(
-    [
-      '',
-      'mqttcast is running.',
-      `  Web player:        ${urls.web}`,
-      `  MQTT (TCP):        ${urls.mqtt}`,
-      `  MQTT (WebSocket):  ${urls.websocket}`,
-      `  Health / metrics:  ${urls.web}healthz  ${urls.web}metrics`,
-      `  Try it:            mosquitto_rr -h ${new URL(urls.mqtt).hostname} -p ${new URL(urls.mqtt).port} -t ${config.prefix}/describe -e demo/reply -m '{"source":"demo","reply_topic":"demo/reply"}'`,
-      'Press Ctrl-C to stop.',
-      '',
-    ].join('\n'),
-  );
-  installShutdown(service.close, log);
+  process.stderr.write(banner(role, daemon, config));
+  installShutdown(daemon.close, log);
+  if ('mediaServer' in daemon) installReload(flags, daemon, log);
   return true;
+}
+
+/** SIGHUP: read the configuration again and apply the new allowlist; running sessions go on. */
+function installReload(flags: Record<string, string | string[] | boolean | undefined>, service: Service, log: Logger): void {
+  process.on('SIGHUP', () => {
+    try {
+      const next = loadCliConfig(flags);
+      service.mediaServer.setAllowlist(next.allow);
+      log.info({ allow: next.allow.length }, 'configuration reloaded: new allowlist in force for new requests');
+    } catch (err) {
+      log.error({ err: (err as Error).message }, 'configuration reload failed; keeping the current allowlist');
+    }
+  });
 }
 
 function installShutdown(close: () => Promise<void>, log: Logger): void {

@@ -71,6 +71,11 @@ export const ConfigSchema = z
     brokerUsername: z.string().optional(),
     brokerPassword: z.string().optional(),
     prefix: z.string().refine(isValidPrefix, 'must be topic levels of letters, digits, _ . -').default('video'),
+    /**
+     * Several media servers on one broker: take describe/play through the MQTT shared
+     * subscription `$share/<shareGroup>/…` (Mosquitto; not Aedes) so each is handled once.
+     */
+    shareGroup: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/).optional(),
     /** Allowlist entries: exact URLs, or URLs ending in `/*` for a prefix or a whole host. */
     allow: z.array(z.string().min(1)).default([]),
     sources: z.record(z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/), NamedSourceSchema).default({}),
@@ -132,6 +137,7 @@ export const ENV_KEYS: Record<string, { key: string; parse: (v: string) => unkno
   MQTTCAST_FFPROBE: { key: 'ffprobePath', parse: (v) => v },
   MQTTCAST_LOG_LEVEL: { key: 'logLevel', parse: (v) => v },
   MQTTCAST_LOG_FORMAT: { key: 'logFormat', parse: (v) => v },
+  MQTTCAST_SHARE_GROUP: { key: 'shareGroup', parse: (v) => v },
   MQTTCAST_SECURE: { key: 'secure', parse: (v) => v === '1' || v.toLowerCase() === 'true' },
 };
 

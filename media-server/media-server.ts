@@ -137,10 +137,17 @@ export class MediaServer {
     if (this.options.link.connected) this.options.link.publishJson(this.topics.stats, this.stats(), { retain: true, qos: 0 });
   }
 
-  /** Topics the server must subscribe to: `P/<kind>`, or `P/req/+/<kind>` in secure mode. */
+  /**
+   * Topics the server subscribes to: `P/<kind>`, or `P/req/+/<kind>` in secure mode.
+   * With a share group, describe and play are shared (one server takes each); stop and
+   * ack reach every server, and the one that owns the session acts.
+   */
   static subscriptions(config: Config): string[] {
     const topics = createTopics(config.prefix);
-    return REQUEST_KINDS.map((k) => (isSecure(config) ? topics.clientRequestPattern(k) : topics.request(k)));
+    return REQUEST_KINDS.map((k) => {
+      const topic = isSecure(config) ? topics.clientRequestPattern(k) : topics.request(k);
+      return config.shareGroup && (k === 'describe' || k === 'play') ? `$share/${config.shareGroup}/${topic}` : topic;
+    });
   }
 
   private get secure(): boolean {
@@ -345,7 +352,7 @@ export class MediaServer {
       return;
     }
     const session = this.sessions.get(req.replyTopic);
-    if (!session) throw new MqttcastError('SESSION_NOT_FOUND', `no session uses reply topic "${req.replyTopic}"`);
+    if (!session) return this.notMine(req.replyTopic);
     session.end('stop');
   }
 
@@ -353,8 +360,17 @@ export class MediaServer {
     const req = parseRequest(AckRequestSchema, payload);
     if (this.secure) this.checkReplyTopic(req.replyTopic, topicClientId);
     const session = this.sessions.get(req.replyTopic);
-    if (!session) throw new MqttcastError('SESSION_NOT_FOUND', `no session uses reply topic "${req.replyTopic}"`);
+    if (!session) return this.notMine(req.replyTopic);
     session.ack(req.seq, req.bufferedMs);
+  }
+
+  /** A stop/ack for a session this server does not have: an error, unless another server of the group may own it. */
+  private notMine(replyTopic: string): void {
+    if (this.options.config.shareGroup) {
+      this.log.debug({ replyTopic }, 'stop/ack for a session of another server');
+      return;
+    }
+    throw new MqttcastError('SESSION_NOT_FOUND', `no session uses reply topic "${replyTopic}"`);
   }
 
   private onSessionEnded(session: Session, reason: EndReason): void {
