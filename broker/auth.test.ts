@@ -56,17 +56,17 @@ describe('client ids and filters (pure)', () => {
     const viewer: Identity = { username: 'alice', role: 'viewer', clientId: 'a1' };
     const server: Identity = { username: 'srv', role: 'server', clientId: 'srv' };
     const admin: Identity = { username: 'ops', role: 'admin', clientId: 'ops' };
-    expect(['describe', 'play', 'stop', 'ack'].every((k) => policy.mayPublish(viewer, `video/req/a1/${k}`, false))).toBe(true);
-    expect(policy.mayPublish(viewer, 'video/req/a1/play', true)).toBe(false);
-    expect(policy.mayPublish(viewer, 'video/req/a1/other', false)).toBe(false);
-    expect(policy.mayPublish(viewer, 'video/req/b1/play', false)).toBe(false);
+    expect(['describe', 'play', 'stop', 'ack'].every((k) => policy.mayPublish(viewer, `video/req/alice/${k}`, false))).toBe(true);
+    expect(policy.mayPublish(viewer, 'video/req/alice/play', true)).toBe(false);
+    expect(policy.mayPublish(viewer, 'video/req/alice/other', false)).toBe(false);
+    expect(policy.mayPublish(viewer, 'video/req/bob/play', false)).toBe(false);
     expect(policy.mayPublish(viewer, 'video/play', false)).toBe(false);
-    expect(policy.mayPublish(viewer, 'video/session/a1/live', false)).toBe(false);
-    expect(policy.maySubscribe(viewer, 'video/session/a1/#')).toBe(true);
+    expect(policy.mayPublish(viewer, 'video/session/alice/live', false)).toBe(false);
+    expect(policy.maySubscribe(viewer, 'video/session/alice/#')).toBe(true);
     expect(policy.maySubscribe(viewer, 'video/live/cam1')).toBe(true);
     expect(policy.maySubscribe(viewer, 'video/errors')).toBe(false);
-    expect(policy.maySubscribe(viewer, 'video/req/a1/play')).toBe(false);
-    expect(policy.mayPublish(server, 'video/session/a1/live', false)).toBe(true);
+    expect(policy.maySubscribe(viewer, 'video/req/alice/play')).toBe(false);
+    expect(policy.mayPublish(server, 'video/session/alice/live', false)).toBe(true);
     expect(policy.mayPublish(server, 'video/catalog', true)).toBe(true);
     expect(policy.mayPublish(server, '$SYS/x', false)).toBe(false);
     expect(policy.mayPublish(server, 'elsewhere/x', false)).toBe(false);
@@ -187,7 +187,7 @@ describe('auth hooks on a real Aedes broker (in-memory connections)', () => {
   it('grants a viewer its own session and the catalog, refuses everything else with SUBACK 128', async () => {
     await start();
     const alice = await as('alice', 'a1');
-    const filters = ['video/session/a1/#', 'video/catalog', 'video/session/a1/x/status', 'video/session/b1/#', 'video/session/+/live', 'video/#', '#', '+/session/#', 'video/errors', 'video/req/+/play', '$SYS/#'];
+    const filters = ['video/session/alice/#', 'video/catalog', 'video/session/alice/x/status', 'video/session/bob/#', 'video/session/+/live', 'video/#', '#', '+/session/#', 'video/errors', 'video/req/+/play', '$SYS/#'];
     expect(await granted(alice, filters)).toEqual([0, 0, 0, 128, 128, 128, 128, 128, 128, 128, 128]);
     expect(alice.connected).toBe(true);
   });
@@ -196,27 +196,29 @@ describe('auth hooks on a real Aedes broker (in-memory connections)', () => {
     await start();
     const seen = await observer();
     const alice = await as('alice', 'a1');
-    await alice.publishAsync('video/req/a1/play', '{}', { qos: 1 });
-    const forbidden = await as('alice', 'a2');
+    await alice.publishAsync('video/req/alice/play', '{}', { qos: 1 });
+    const second = await as('alice', 'a2'); // another connection of the same user shares its namespace
+    await second.publishAsync('video/req/alice/ack', '{}', { qos: 1 });
+    const forbidden = await as('alice', 'a3');
     const closed = whenClosed(forbidden);
-    forbidden.publish('video/req/a1/play', 'not my client id', { qos: 0 });
+    forbidden.publish('video/req/bob/play', "not alice's topic", { qos: 0 });
     await closed;
     const retained = await as('bob', 'b1');
     const closed2 = whenClosed(retained);
-    retained.publish('video/req/b1/play', 'retained', { qos: 0, retain: true });
+    retained.publish('video/req/bob/play', 'retained', { qos: 0, retain: true });
     await closed2;
-    await alice.publishAsync('video/req/a1/stop', 'marker', { qos: 1 });
-    await expect.poll(() => seen.map((p) => p.topic)).toEqual(['video/req/a1/play', 'video/req/a1/stop']);
+    await alice.publishAsync('video/req/alice/stop', 'marker', { qos: 1 });
+    await expect.poll(() => seen.map((p) => p.topic)).toEqual(['video/req/alice/play', 'video/req/alice/ack', 'video/req/alice/stop']);
   });
 
   it('publishes a viewer will on its own stop topic, drops a will aimed elsewhere', async () => {
     const aedes = await start();
     const seen = await observer();
-    const bad = await as('bob', 'b1', { will: { topic: 'video/req/a1/stop', payload: Buffer.from('bad'), qos: 0, retain: false } });
+    const bad = await as('bob', 'b1', { will: { topic: 'video/req/alice/stop', payload: Buffer.from('bad'), qos: 0, retain: false } });
     const gone = new Promise<void>((resolve) => aedes.on('clientDisconnect', (c: Client) => c.id === 'b1' && resolve()));
     bad.end(true); // no DISCONNECT packet: the will applies
     await gone;
-    const good = await as('alice', 'a1', { will: { topic: 'video/req/a1/stop', payload: Buffer.from('good'), qos: 0, retain: false } });
+    const good = await as('alice', 'a1', { will: { topic: 'video/req/alice/stop', payload: Buffer.from('good'), qos: 0, retain: false } });
     good.end(true);
     await expect.poll(() => seen.length).toBe(1);
     expect(seen[0]?.payload.toString()).toBe('good');
@@ -229,10 +231,10 @@ describe('auth hooks on a real Aedes broker (in-memory connections)', () => {
     const alice = await as('alice', 'a1');
     const got: string[] = [];
     alice.on('message', (topic, payload) => got.push(`${topic}=${payload.toString()}`));
-    await alice.subscribeAsync(['video/session/a1/#', 'video/catalog']);
+    await alice.subscribeAsync(['video/session/alice/#', 'video/catalog']);
     await srv.publishAsync('video/catalog', 'cat', { qos: 1, retain: true });
-    await srv.publishAsync('video/session/a1/live', 'data', { qos: 0 });
-    await expect.poll(() => [...got].sort()).toEqual(['video/catalog=cat', 'video/session/a1/live=data']);
+    await srv.publishAsync('video/session/alice/live', 'data', { qos: 0 });
+    await expect.poll(() => [...got].sort()).toEqual(['video/catalog=cat', 'video/session/alice/live=data']);
     const closed = whenClosed(srv);
     srv.publish('$SYS/fake', 'x');
     await closed;
@@ -243,7 +245,7 @@ describe('auth hooks on a real Aedes broker (in-memory connections)', () => {
     const alice = await as('alice', 'tab-1');
     await expect(as('bob', 'tab-1')).rejects.toMatchObject({ code: 2 });
     expect(alice.connected).toBe(true);
-    await alice.publishAsync('video/req/tab-1/ack', '{}', { qos: 1 }); // still usable
+    await alice.publishAsync('video/req/alice/ack', '{}', { qos: 1 }); // still usable
     // The same user may take its own id over (a reconnect after a network drop).
     const closed = whenClosed(alice);
     const again = await as('alice', 'tab-1');

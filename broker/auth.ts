@@ -2,9 +2,12 @@
  * Secure mode of the embedded broker (DESIGN.md §2): password authentication
  * and topic ACLs as Aedes hooks.
  *
- * - viewer: publishes only its own requests `P/req/<clientId>/{describe,play,stop,ack}`
- *   (not retained), reads only `P/session/<clientId>/…`, `P/catalog` and any
- *   configured public filters; its client id must be a plain topic level.
+ * - viewer: publishes only its own requests `P/req/<user>/{describe,play,stop,ack}`
+ *   (not retained), reads only `P/session/<user>/…`, `P/catalog` and any
+ *   configured public filters. `<user>` is the authenticated user name (DESIGN §2
+ *   says client id; the name is what the password proves, and it lets several
+ *   connections of one user cooperate). User name and client id must be plain
+ *   topic levels.
  * - server: reads and writes anything under `P/` (retained included).
  * - admin: reads everything (including `$SYS/`), writes nothing.
  * Nobody writes `$SYS/`. A client id in use by one user cannot be taken over by
@@ -102,7 +105,12 @@ export interface AccessPolicy {
   maySubscribe(who: Identity, filter: string): boolean;
 }
 
-/** What each role may do, as pure functions of the identity and the topic. */
+/**
+ * What each role may do, as pure functions of the identity and the topic. A viewer's
+ * namespace is its user name — the identity its password proves — so several
+ * connections of one user (a mosquitto_sub and a mosquitto_pub, two tabs) work together,
+ * exactly as with the `%u` rules of mosquitto.acl.example.
+ */
 export function createAccessPolicy(prefix: string, publicFilters: readonly string[] = []): AccessPolicy {
   const topics = createTopics(prefix);
   const everything = `${prefix}/#`;
@@ -113,7 +121,7 @@ export function createAccessPolicy(prefix: string, publicFilters: readonly strin
         case 'server':
           return topicMatches(everything, topic);
         case 'viewer':
-          return !retain && REQUEST_KINDS.some((kind) => topics.clientRequest(who.clientId, kind) === topic);
+          return !retain && REQUEST_KINDS.some((kind) => topics.clientRequest(who.username, kind) === topic);
         case 'admin':
           return false;
       }
@@ -123,7 +131,7 @@ export function createAccessPolicy(prefix: string, publicFilters: readonly strin
         case 'server':
           return filterCovers(everything, filter);
         case 'viewer': {
-          const readable = [`${topics.sessionRoot(who.clientId)}#`, topics.catalog, ...publicFilters];
+          const readable = [`${topics.sessionRoot(who.username)}#`, topics.catalog, ...publicFilters];
           return readable.some((allowed) => filterCovers(allowed, filter));
         }
         case 'admin':
@@ -197,6 +205,10 @@ export function createAuthHooks(options: AuthHooksOptions): AuthHooks {
     if (!user || !ok) {
       log.warn({ clientId, username }, 'broker auth: bad username or password');
       return refusal(4, 'bad user name or password');
+    }
+    if (user.role === 'viewer' && !isValidClientId(username)) {
+      log.warn({ clientId, username }, 'broker auth: user name is not usable as a topic level');
+      return refusal(4, 'bad user name: a viewer name must be 1-128 characters without / + # $ or control characters');
     }
     if (user.role === 'viewer' && !isValidClientId(clientId)) {
       log.warn({ clientId, username }, 'broker auth: client id is not usable as a topic level');

@@ -92,20 +92,20 @@ describe('embedded broker in secure mode', () => {
     const bob = await as('bob', 'b1');
     const toAlice = record(alice);
     const toBob = record(bob);
-    const filters = ['video/session/b1/#', 'video/session/b1/live', 'video/session/+/live', 'video/session/#', 'video/#', '#', '+/session/b1/#', 'video/errors'];
+    const filters = ['video/session/bob/#', 'video/session/bob/live', 'video/session/+/live', 'video/session/#', 'video/#', '#', '+/session/bob/#', 'video/errors'];
     expect(await granted(alice, filters)).toEqual(filters.map(() => 128));
-    expect(await granted(alice, [`${topics.sessionRoot('a1')}#`])).toEqual([0]);
-    expect(await granted(bob, [`${topics.sessionRoot('b1')}#`])).toEqual([0]);
+    expect(await granted(alice, [`${topics.sessionRoot('alice')}#`])).toEqual([0]);
+    expect(await granted(bob, [`${topics.sessionRoot('bob')}#`])).toEqual([0]);
     // Same publisher, same order: had alice been subscribed to bob's topic, his message would arrive first.
-    await srv.publishAsync('video/session/b1/live', 'for bob', { qos: 1 });
-    await srv.publishAsync('video/session/a1/live', 'for alice', { qos: 1 });
-    await expect.poll(() => toAlice).toEqual(['video/session/a1/live=for alice']);
-    await expect.poll(() => toBob).toEqual(['video/session/b1/live=for bob']);
+    await srv.publishAsync('video/session/bob/live', 'for bob', { qos: 1 });
+    await srv.publishAsync('video/session/alice/live', 'for alice', { qos: 1 });
+    await expect.poll(() => toAlice).toEqual(['video/session/alice/live=for alice']);
+    await expect.poll(() => toBob).toEqual(['video/session/bob/live=for bob']);
   });
 
   it('drops a viewer publish to any data, session or other client request topic (and disconnects it)', async () => {
     const { seen } = await serverObserver();
-    const forbidden = ['video/session/b1/live', 'video/session/a1/live', 'video/session/b1/live/status', 'video/req/b1/play', 'video/play', 'video/catalog', '$SYS/x'];
+    const forbidden = ['video/session/bob/live', 'video/session/alice/live', 'video/session/bob/live/status', 'video/req/bob/play', 'video/play', 'video/catalog', '$SYS/x'];
     for (const topic of forbidden) {
       const alice = await as('alice', 'a1');
       const closed = new Promise<void>((resolve) => alice.once('close', () => resolve()));
@@ -113,19 +113,19 @@ describe('embedded broker in secure mode', () => {
       await closed;
     }
     const alice = await as('alice', 'a1');
-    await alice.publishAsync(topics.clientRequest('a1', 'play'), '{"source":"demo"}', { qos: 1 });
-    await expect.poll(() => seen).toEqual(['video/req/a1/play={"source":"demo"}']);
+    await alice.publishAsync(topics.clientRequest('alice', 'play'), '{"source":"demo"}', { qos: 1 });
+    await expect.poll(() => seen).toEqual(['video/req/alice/play={"source":"demo"}']);
   });
 
   it('refuses a clientId takeover by another user; the first connection keeps working', async () => {
     const { srv } = await serverObserver();
     const alice = await as('alice', 'a1');
     const toAlice = record(alice);
-    await alice.subscribeAsync(`${topics.sessionRoot('a1')}#`);
+    await alice.subscribeAsync(`${topics.sessionRoot('alice')}#`);
     await expect(as('bob', 'a1')).rejects.toMatchObject({ code: 2 });
     expect(alice.connected).toBe(true);
-    await srv.publishAsync('video/session/a1/live', 'still yours', { qos: 1 });
-    await expect.poll(() => toAlice).toEqual(['video/session/a1/live=still yours']);
+    await srv.publishAsync('video/session/alice/live', 'still yours', { qos: 1 });
+    await expect.poll(() => toAlice).toEqual(['video/session/alice/live=still yours']);
   });
 
   it('lets the server do its job: read requests, publish the retained catalog, data and status', async () => {
@@ -135,11 +135,11 @@ describe('embedded broker in secure mode', () => {
     await srv.publishAsync(topics.catalog, '{"sources":["demo"]}', { qos: 1, retain: true });
     const alice = await as('alice', 'a1');
     const toAlice = record(alice);
-    const reply = `${topics.sessionRoot('a1')}live`;
-    await alice.subscribeAsync([topics.catalog, `${topics.sessionRoot('a1')}#`]);
-    await alice.publishAsync(topics.clientRequest('a1', 'play'), JSON.stringify({ source: 'demo', reply_topic: reply }), { qos: 1 });
+    const reply = `${topics.sessionRoot('alice')}live`;
+    await alice.subscribeAsync([topics.catalog, `${topics.sessionRoot('alice')}#`]);
+    await alice.publishAsync(topics.clientRequest('alice', 'play'), JSON.stringify({ source: 'demo', reply_topic: reply }), { qos: 1 });
     await expect.poll(() => requests).toHaveLength(1);
-    expect(requests[0]).toMatch(/^video\/req\/a1\/play=/);
+    expect(requests[0]).toMatch(/^video\/req\/alice\/play=/);
     await srv.publishAsync(topics.status(reply), '{"state":"playing"}', { qos: 1 });
     await srv.publishAsync(reply, Buffer.from([0, 0, 0, 8, 0x66, 0x74, 0x79, 0x70]), { qos: 0 });
     await expect.poll(() => toAlice).toHaveLength(3);
@@ -156,7 +156,7 @@ describe('embedded broker in secure mode', () => {
       const wsUrl = `ws://127.0.0.1:${(http.address() as AddressInfo).port}/mqtt`;
       await expect(connect({ clientId: 'anon' }, wsUrl)).rejects.toMatchObject({ code: 5 });
       const alice = await connect({ clientId: 'a1', username: 'alice', password: password('alice') }, wsUrl);
-      expect(await granted(alice, ['video/session/b1/#', 'video/session/a1/#'])).toEqual([128, 0]);
+      expect(await granted(alice, ['video/session/bob/#', 'video/session/alice/#'])).toEqual([128, 0]);
     } finally {
       await Promise.all(clients.splice(0).map((c) => c.endAsync(true)));
       http.closeAllConnections();

@@ -93,21 +93,30 @@ describe('mosquitto.conf.example with users', () => {
     await expect.poll(() => seen).toEqual(['video/req/alice/play={"source":"demo"}']);
   });
 
-  it("binds the client id to the username: B cannot take over or read as A's client id", async () => {
+  it("keys access on the username: B using A's client id still reads nothing of A's", async () => {
     const srv = await as(SERVER);
-    const alice = await as('alice', { clientId: 'alice' });
-    const toAlice = record(alice);
-    await alice.subscribeAsync('video/session/alice/#');
-    const bob = await as('bob', { clientId: 'alice' }); // becomes client "bob": alice is not kicked
+    const bob = await as('bob', { clientId: 'alice' });
     const toBob = record(bob);
-    await bob.subscribeAsync('video/session/alice/#');
-    await srv.publishAsync('video/session/alice/live', 'still yours', { qos: 1 });
-    await expect.poll(() => toAlice).toEqual(['video/session/alice/live=still yours']);
-    expect(alice.connected).toBe(true);
-    // Had bob been allowed alice's session, 'still yours' would reach him before this marker.
-    await bob.subscribeAsync('video/session/bob/#');
+    await bob.subscribeAsync(['video/session/alice/#', 'video/session/bob/#']);
+    await srv.publishAsync('video/session/alice/live', 'not for bob', { qos: 1 });
+    // Had bob been allowed alice's session, 'not for bob' would reach him before this marker.
     await srv.publishAsync('video/session/bob/live', 'marker', { qos: 1 });
     await expect.poll(() => toBob).toEqual(['video/session/bob/live=marker']);
+  });
+
+  it('lets two connections of one user work together (a subscriber and a publisher)', async () => {
+    const srv = await as(SERVER);
+    const requests = record(srv);
+    await srv.subscribeAsync('video/req/+/play');
+    const reader = await as('alice', { clientId: 'alice-sub' });
+    const got = record(reader);
+    await reader.subscribeAsync('video/session/alice/#');
+    const writer = await as('alice', { clientId: 'alice-pub' });
+    await writer.publishAsync('video/req/alice/play', '{"source":"demo"}', { qos: 1 });
+    await expect.poll(() => requests).toEqual(['video/req/alice/play={"source":"demo"}']);
+    await srv.publishAsync('video/session/alice/live', 'data', { qos: 1 });
+    await expect.poll(() => got).toEqual(['video/session/alice/live=data']);
+    expect(reader.connected && writer.connected).toBe(true);
   });
 
   it('lets the server read video/req/+/play and reply on a session topic (mosquitto_pub / mosquitto_sub)', async () => {
