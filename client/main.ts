@@ -9,7 +9,7 @@ import { findMediaSource, supportedCodecs } from './media-source.js';
 import { MqttConnection, isBrokerUrl, sameOriginBrokerUrl, type ConnectionState } from './mqtt-connection.js';
 import { Player } from './player.js';
 import { Requests, newClientId, type RequestRoute } from './requests.js';
-import { loadBrokerUrl, loadRoute, saveBrokerUrl, saveRoute } from './settings.js';
+import { loadBrokerUrl, loadCredentials, loadRoute, saveBrokerUrl, saveCredentials, saveRoute } from './settings.js';
 import { findElements, Ui } from './ui.js';
 import type { StatsSnapshot } from './stats.js';
 import type { PlayerState } from './player.js';
@@ -49,6 +49,8 @@ const liveTargetS = latencyParam >= 0.1 && latencyParam <= 5 ? latencyParam : un
 const player = new Player({ video: ui.el.video, log: log.child('player'), codecs, impl, liveTargetS });
 
 let brokerUrl = loadBrokerUrl(log) || sameOriginBrokerUrl(location);
+/** Credentials for a broker in secure mode: the name is remembered, the password kept for this tab only. */
+let credentials = loadCredentials(log);
 let route: RequestRoute = loadRoute(brokerUrl, log) ?? { prefix: catalogPrefix, secure: false };
 let connection: MqttConnection | null = null;
 let catalog: Catalog | null = null;
@@ -72,9 +74,15 @@ function connect(url: string): void {
   connection?.destroy();
   player.detach();
   brokerUrl = url;
-  const requests = new Requests(clientId, route);
+  const requests = new Requests(clientId, route, credentials.username);
   const stop = requests.stop();
-  const conn = new MqttConnection({ url, clientId, will: { topic: stop.topic, payload: stop.payload }, log: log.child('mqtt') });
+  const conn = new MqttConnection({
+    url,
+    clientId,
+    ...credentials,
+    will: { topic: stop.topic, payload: stop.payload },
+    log: log.child('mqtt'),
+  });
   connection = conn;
   ui.showConnection(conn.state);
   conn.on('state', (state) => {
@@ -131,7 +139,7 @@ function ready(conn: MqttConnection): void {
   clearTimeout(catalogTimer);
   if (conn !== connection || !conn.connected || attachedTo === conn) return;
   attachedTo = conn;
-  player.attach(conn, new Requests(clientId, route));
+  player.attach(conn, new Requests(clientId, route, credentials.username));
 }
 
 /** Applies the broker URL field; returns false (and says why) when it is not a WebSocket URL. */
@@ -144,7 +152,11 @@ function applyBrokerField(): boolean {
     return false;
   }
   saveBrokerUrl(typed, log);
-  if (url !== brokerUrl || !connection) {
+  const typedCredentials = { username: ui.el.username.value.trim() || undefined, password: ui.el.password.value || undefined };
+  const credentialsChanged = typedCredentials.username !== credentials.username || typedCredentials.password !== credentials.password;
+  credentials = typedCredentials;
+  saveCredentials(credentials, log);
+  if (url !== brokerUrl || !connection || credentialsChanged) {
     brokerError = null;
     route = loadRoute(url, log) ?? { prefix: catalogPrefix, secure: false };
     catalog = null;
@@ -194,7 +206,7 @@ const debug: MqttcastDebug = Object.freeze({
   },
   clientId,
   get replyTopic() {
-    return new Requests(clientId, route).replyTopic;
+    return new Requests(clientId, route, credentials.username).replyTopic;
   },
   get brokerUrl() {
     return brokerUrl;
@@ -208,6 +220,8 @@ Object.defineProperty(window, 'mqttcast', { value: debug, writable: false, confi
 
 ui.el.clientId.textContent = clientId;
 ui.el.brokerUrl.value = loadBrokerUrl(log);
+ui.el.username.value = credentials.username ?? '';
+ui.el.password.value = credentials.password ?? '';
 ui.el.defaultBroker.textContent = sameOriginBrokerUrl(location);
 ui.showState(player.state, '');
 showError();

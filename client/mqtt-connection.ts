@@ -40,6 +40,9 @@ export interface MqttClientLike {
 export interface MqttConnectionOptions {
   url: string;
   clientId: string;
+  /** Credentials for a broker in secure mode. */
+  username?: string;
+  password?: string;
   will: Will;
   log: Logger;
   /** Replaced in tests. */
@@ -83,6 +86,7 @@ export class MqttConnection extends Emitter<ConnectionEvents> {
     const connect = options.connect ?? ((url: string, opts: IClientOptions): MqttClientLike => mqtt.connect(url, opts));
     this.client = connect(options.url, {
       clientId: options.clientId,
+      ...(options.username ? { username: options.username, password: options.password ?? '' } : {}),
       protocolVersion: 4,
       clean: true,
       keepalive: 20,

@@ -19,6 +19,15 @@ describe('Requests', () => {
     expect(r.replyTopic.startsWith(createTopics('cams').sessionRoot('web-abc'))).toBe(true);
   });
 
+  it('uses the user name as the namespace in secure mode, one reply topic per tab', () => {
+    const r = new Requests('web-abc', { prefix: 'video', secure: true }, 'alice');
+    expect(r.play({ source: 'demo' }, [], 'p-1').topic).toBe('video/req/alice/play');
+    expect(r.replyTopic).toBe('video/session/alice/web-abc');
+    expect(new Requests('web-xyz', { prefix: 'video', secure: true }, 'alice').replyTopic).not.toBe(r.replyTopic);
+    // In open mode the user name does not matter.
+    expect(new Requests('web-abc', { prefix: 'video', secure: false }, 'alice').stop().topic).toBe('video/stop');
+  });
+
   it('builds payloads the protocol schemas accept', () => {
     const r = new Requests('web-abc', { prefix: 'video', secure: false });
     const play = PlayRequestSchema.parse(JSON.parse(r.play({ url: 'rtsp://cam/1' }, ['avc1.42E01E', 'opus'], 'p-7').payload));

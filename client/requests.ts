@@ -13,7 +13,7 @@ export interface OutgoingMessage {
 
 export interface RequestRoute {
   prefix: string;
-  /** Secure mode: requests go to `P/req/<clientId>/<kind>`. */
+  /** Secure mode: requests go to `P/req/<user>/<kind>`, replies live under `P/session/<user>/`. */
   secure: boolean;
 }
 
@@ -30,17 +30,23 @@ export class Requests {
   readonly replyTopic: string;
   readonly statusTopic: string;
 
+  /** Whose namespace the topics are in: the user name in secure mode, else this tab's client id. */
+  readonly namespace: string;
+
   constructor(
     readonly clientId: string,
     readonly route: RequestRoute,
+    username?: string,
   ) {
     this.topics = createTopics(route.prefix);
-    this.replyTopic = `${this.topics.sessionRoot(clientId)}live`;
+    this.namespace = route.secure && username ? username : clientId;
+    // One reply topic per tab, inside the namespace (several tabs of one user must not collide).
+    this.replyTopic = route.secure && username ? `${this.topics.sessionRoot(username)}${clientId}` : `${this.topics.sessionRoot(clientId)}live`;
     this.statusTopic = this.topics.status(this.replyTopic);
   }
 
   topic(kind: RequestKind): string {
-    return this.route.secure ? this.topics.clientRequest(this.clientId, kind) : this.topics.request(kind);
+    return this.route.secure ? this.topics.clientRequest(this.namespace, kind) : this.topics.request(kind);
   }
 
   describe(target: PlayTarget, codecs: readonly string[], requestId: string): OutgoingMessage {

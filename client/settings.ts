@@ -55,3 +55,34 @@ export function saveRoute(brokerUrl: string, route: RequestRoute, log: Logger): 
     log.info('could not remember the route', err);
   }
 }
+
+const USERNAME_KEY = 'mqttcast.username';
+const PASSWORD_KEY = 'mqttcast.password';
+
+export interface Credentials {
+  username?: string;
+  password?: string;
+}
+
+/** The user name from localStorage; the password from sessionStorage (this tab only, never kept on disk). */
+export function loadCredentials(log: Logger): Credentials {
+  try {
+    const username = storage(log)?.getItem(USERNAME_KEY) ?? undefined;
+    const password = window.sessionStorage.getItem(PASSWORD_KEY) ?? undefined;
+    return { username: username || undefined, password: password || undefined };
+  } catch (err) {
+    log.info('stored credentials cannot be read', err);
+    return {};
+  }
+}
+
+export function saveCredentials(c: Credentials, log: Logger): void {
+  try {
+    if (c.username) storage(log)?.setItem(USERNAME_KEY, c.username);
+    else storage(log)?.removeItem(USERNAME_KEY);
+    if (c.password) window.sessionStorage.setItem(PASSWORD_KEY, c.password);
+    else window.sessionStorage.removeItem(PASSWORD_KEY);
+  } catch (err) {
+    log.info('could not remember the credentials', err);
+  }
+}

@@ -18,6 +18,8 @@ export interface UiElements {
   source: HTMLSelectElement;
   url: HTMLInputElement;
   brokerUrl: HTMLInputElement;
+  username: HTMLInputElement;
+  password: HTMLInputElement;
   connect: HTMLButtonElement;
   start: HTMLButtonElement;
   stop: HTMLButtonElement;
@@ -49,6 +51,8 @@ export function findElements(doc: Document): UiElements {
     source: byId(doc, 'source', HTMLSelectElement),
     url: byId(doc, 'url', HTMLInputElement),
     brokerUrl: byId(doc, 'broker-url', HTMLInputElement),
+    username: byId(doc, 'broker-username', HTMLInputElement),
+    password: byId(doc, 'broker-password', HTMLInputElement),
     connect: byId(doc, 'connect', HTMLButtonElement),
     start: byId(doc, 'start', HTMLButtonElement),
     stop: byId(doc, 'stop', HTMLButtonElement),

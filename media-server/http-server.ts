@@ -34,10 +34,14 @@ export interface HttpServerOptions {
 
 export class HttpServer {
   readonly server: http.Server;
+  /** Upgraded (WebSocket) sockets: no longer tracked by node:http, so closed here. */
+  private readonly upgraded = new Set<Duplex>();
 
   private constructor(private readonly options: HttpServerOptions) {
     this.server = http.createServer((req, res) => this.onRequest(req, res));
     this.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+      this.upgraded.add(socket);
+      socket.once('close', () => this.upgraded.delete(socket));
       const url = new URL(req.url ?? '/', 'http://localhost');
       if (url.pathname === '/mqtt' && options.upgradeMqtt) options.upgradeMqtt(req, socket, head);
       else socket.destroy();
@@ -116,6 +120,7 @@ export class HttpServer {
   }
 
   async close(): Promise<void> {
+    for (const socket of this.upgraded) socket.destroy();
     await closeServer(this.server);
   }
 }

@@ -8,6 +8,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { hashPassword } from '../../broker/passwords.js';
 import type { Service } from '../../media-server/service.js';
 import { stopChild } from '../helpers/child.js';
 import { makeMediaFixtures, type MediaFixtures } from '../helpers/fixtures.js';
@@ -123,6 +124,33 @@ describe('web player', () => {
     await page.close();
     await waitFor(() => service.mediaServer.sessionCount === 0, { timeoutMs: 20_000, message: 'session ended when the page closed' });
     await waitFor(() => mediaProcesses().length === 0, { message: 'ffmpeg gone after the page closed' });
+  });
+});
+
+describe('web player in secure mode', () => {
+  it('logs in with a user name and password and plays in that user\'s namespace', async () => {
+    const local = await startTestService({
+      auth: { enabled: true, users: [{ username: 'alice', role: 'viewer', passwordHash: await hashPassword('alice secret') }] },
+      limits: { lingerMs: 500 },
+    });
+    try {
+      const page = await browser.newPage();
+      pages.push(page);
+      await page.goto(local.urls.web);
+      // Without credentials the broker refuses, and the page says so.
+      await expect.poll(() => page.textContent('#error'), { timeout: 15_000 }).toMatch(/BROKER_REFUSED|refused/i);
+      await page.fill('#broker-username', 'alice');
+      await page.fill('#broker-password', 'alice secret');
+      await page.click('#connect');
+      await page.locator('#connection[data-state="connected"]').waitFor({ timeout: 20_000 });
+      await page.click('#start');
+      await expectPlaying(page);
+      expect(local.mediaServer.session('video/session/alice/' + (await page.textContent('#client-id'))!.trim())).toBeDefined();
+      await page.click('#stop');
+      await waitFor(() => local.mediaServer.sessionCount === 0, { message: 'stopped' });
+    } finally {
+      await local.close();
+    }
   });
 });
 
