@@ -13,6 +13,8 @@ export interface RunOptions {
   /** Written to stdin, which is then closed. Stdin is closed immediately if omitted. */
   input?: string | Buffer;
   cwd?: string;
+  /** The whole environment of the command (default: this process's). */
+  env?: NodeJS.ProcessEnv;
 }
 
 /** True once the child has exited (its exit status has been collected by Node). */
@@ -86,6 +88,7 @@ export function runCommand(cmd: string, args: readonly string[], opts: RunOption
   return new Promise((resolve, reject) => {
     const spawnOpts: SpawnOptions = { stdio: ['pipe', 'pipe', 'pipe'] };
     if (opts.cwd !== undefined) spawnOpts.cwd = opts.cwd;
+    if (opts.env !== undefined) spawnOpts.env = opts.env;
     const child = spawn(cmd, [...args], spawnOpts);
     const out: Buffer[] = [];
     const err: Buffer[] = [];
