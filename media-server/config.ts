@@ -40,8 +40,13 @@ export const LimitsSchema = z
     maxSessionSeconds: z.number().int().min(1).default(6 * 3600),
     /** Keep an upstream this long after its last viewer left (or after a describe). */
     lingerMs: z.number().int().min(0).default(10_000),
-    /** Fragments a viewer may be behind its acks before it is skipped to the next sync fragment. */
-    flowWindow: z.number().int().min(2).default(40),
+    /**
+     * Fragments, and bytes, a viewer may be behind its acks before it is skipped to the next
+     * sync fragment. The byte bound keeps what a broker holds for a stalled socket small (Aedes
+     * drops a subscriber whose socket stays full for 10 s; 8 s of a 5 Mb/s stream already was 5 MB).
+     */
+    flowWindow: z.number().int().min(2).default(15),
+    flowWindowBytes: z.number().int().min(64 * 1024).default(2 * 1024 * 1024),
     /** Wait this long for a source's init segment before giving up. */
     startTimeoutMs: z.number().int().min(1000).default(20_000),
     /** No output from ffmpeg for this long counts as a stall. */

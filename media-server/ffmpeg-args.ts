@@ -77,7 +77,9 @@ function openArgs(spec: SourceSpec, proxyUrl: string | undefined): string[] {
 
 function urlInput(spec: SourceSpec, live: boolean, proxyUrl: string | undefined): string[] {
   const args = openArgs(spec, proxyUrl);
-  if (live) args.push('-fflags', 'nobuffer', '-probesize', '1000000', '-analyzeduration', '1000000');
+  // Small input analysis for live sources: measured on a local RTSP source, 1 MB/1 s took
+  // 1.22 s to the first byte, 32 kB/0.3 s 0.50 s (less loses the picture size).
+  if (live) args.push('-fflags', 'nobuffer', '-probesize', '32768', '-analyzeduration', '300000');
   else args.push('-re');
   args.push('-i', spec.url!);
   return args;
@@ -123,6 +125,10 @@ export function buildFfmpegArgs(spec: SourceSpec, profile: OutputProfile, live: 
 
 export function buildProbeArgs(spec: SourceSpec, proxyUrl?: string): string[] {
   const args = ['-hide_banner', '-v', 'error', '-of', 'json', '-show_streams', '-show_format', ...openArgs(spec, proxyUrl)];
-  args.push('-probesize', '2000000', '-analyzeduration', '2000000', '-i', spec.url!);
+  // RTSP announces its codecs in the SDP: no need to read media to decide copy or transcode
+  // (160 ms instead of 1.2 s with 1 MB/1 s). Files and playlists need their header read.
+  if (spec.kind === 'rtsp') args.push('-probesize', '32', '-analyzeduration', '0');
+  else args.push('-probesize', '2000000', '-analyzeduration', '2000000');
+  args.push('-i', spec.url!);
   return args;
 }

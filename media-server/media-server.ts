@@ -317,6 +317,7 @@ export class MediaServer {
         leaseMs: limits.leaseMs,
         maxSessionMs: limits.maxSessionSeconds * 1000,
         flowWindow: limits.flowWindow,
+        flowWindowBytes: limits.flowWindowBytes,
         metrics: this.metrics,
         log: this.log.child({ session: id, reply: req.replyTopic }),
         onEnded: (s, reason) => this.onSessionEnded(s, reason),

@@ -39,6 +39,8 @@ export class MqttLink extends EventEmitter<MqttLinkEvents> {
     client.on('message', (topic, payload, packet) => this.emit('message', topic, payload, packet.retain));
     client.on('connect', () => {
       client.options.reconnectPeriod = RECONNECT_MIN_MS;
+      // MQTT.js has no option for it: replies and status must not wait for Nagle's algorithm.
+      (client.stream as { setNoDelay?: (on: boolean) => void } | undefined)?.setNoDelay?.(true);
       this.log.info({ broker: options.url }, 'connected to MQTT broker');
       this.subscribe();
       this.emit('connected');

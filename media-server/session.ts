@@ -25,11 +25,13 @@ export interface SessionOptions {
   requestId?: string;
   sourceKey: string;
   mode: Mode;
-  upstream: Upstream;
+  /** What a session needs of its upstream. */
+  upstream: Pick<Upstream, 'attach' | 'detach'>;
   sink: SessionSink;
   leaseMs: number;
   maxSessionMs: number;
   flowWindow: number;
+  flowWindowBytes: number;
   log: Logger;
   metrics: Metrics;
   onEnded: (session: Session, reason: EndReason) => void;
@@ -51,6 +53,8 @@ export class Session implements UpstreamViewer {
   private skipping = false;
   private ended = false;
   private lastSkipNotice = 0;
+  /** Sizes of the most recently sent fragments, newest last (at most flowWindow of them). */
+  private readonly sentSizes: number[] = [];
   private leaseTimer?: NodeJS.Timeout;
   private readonly maxTimer: NodeJS.Timeout;
 
@@ -87,8 +91,10 @@ export class Session implements UpstreamViewer {
     if (this.ended) return;
     if (this.needSync && !f.sync) return;
     const lag = this.sent - this.acked;
-    if (this.ackedOnce && lag >= this.options.flowWindow) this.skipping = true;
-    if (this.skipping && (!f.sync || lag > this.options.flowWindow / 2)) {
+    const lagBytes = this.unackedBytes(lag);
+    const { flowWindow, flowWindowBytes } = this.options;
+    if (this.ackedOnce && (lag >= flowWindow || lagBytes >= flowWindowBytes)) this.skipping = true;
+    if (this.skipping && (!f.sync || lag > flowWindow / 2 || lagBytes > flowWindowBytes / 2)) {
       this.skip();
       return;
     }
@@ -99,6 +105,8 @@ export class Session implements UpstreamViewer {
       return;
     }
     this.sent++;
+    this.sentSizes.push(f.data.byteLength);
+    if (this.sentSizes.length > this.options.flowWindow) this.sentSizes.shift();
     this.options.metrics.fragmentsSent.inc();
     this.options.metrics.bytesSent.inc({}, f.data.byteLength);
     if (this.sent === 1) {
@@ -125,6 +133,13 @@ export class Session implements UpstreamViewer {
     this.bufferedMs = bufferedMs;
     clearTimeout(this.leaseTimer);
     this.leaseTimer = setTimeout(() => this.end('lease_expired'), this.options.leaseMs);
+  }
+
+  /** Bytes of the `lag` newest fragments (those not acked yet), as far as remembered. */
+  private unackedBytes(lag: number): number {
+    let sum = 0;
+    for (let i = Math.max(0, this.sentSizes.length - lag); i < this.sentSizes.length; i++) sum += this.sentSizes[i]!;
+    return sum;
   }
 
   private skip(): void {
