@@ -29,9 +29,10 @@ const CATALOG_WAIT_MS = 1500;
 
 async function converse(flags: RequestFlags): Promise<Conversation> {
   const topics = createTopics(flags.prefix);
-  // With a user name, it is the client id (Mosquitto's example config enforces that; Aedes allows it).
-  const clientId = flags.username ?? `mqttcast-cli-${randomBytes(4).toString('hex')}`;
+  const clientId = `mqttcast-cli-${randomBytes(4).toString('hex')}`;
   const client = await connect(flags, clientId);
+  // In secure mode a client's topics are keyed on its user name (the identity its password proves).
+  const namespace = flags.username ?? clientId;
   let secure = flags.secure;
   if (secure === undefined) {
     const catalog = new Promise<boolean | undefined>((resolve) => {
@@ -55,8 +56,8 @@ async function converse(flags: RequestFlags): Promise<Conversation> {
   return {
     client,
     topics,
-    request: (kind) => (secure ? topics.clientRequest(clientId, kind) : topics.request(kind)),
-    replyTopic: (kind) => (secure ? `${topics.sessionRoot(clientId)}${tag}/${kind}` : `${topics.prefix}/session/${tag}/${kind}`),
+    request: (kind) => (secure ? topics.clientRequest(namespace, kind) : topics.request(kind)),
+    replyTopic: (kind) => (secure ? `${topics.sessionRoot(namespace)}${tag}/${kind}` : `${topics.prefix}/session/${tag}/${kind}`),
   };
 }
 
