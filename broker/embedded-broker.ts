@@ -8,6 +8,7 @@ import type { Duplex } from 'node:stream';
 import { Aedes, type AedesOptions } from 'aedes';
 import { WebSocketServer, createWebSocketStream, type WebSocket } from 'ws';
 import type { Logger } from 'pino';
+import { topicMatches } from '../protocol/index.js';
 import { guardPacketSize } from './packet-size-guard.js';
 import { listen, closeServer } from './listen.js';
 
@@ -30,6 +31,8 @@ export class EmbeddedBroker {
   private readonly wss: WebSocketServer;
   private readonly log: Logger;
   private closed = false;
+  /** Each connected client's subscription filters, to answer "is anyone listening on this topic?". */
+  private readonly filters = new Map<string, Set<string>>();
 
   private constructor(aedes: Aedes, private readonly options: EmbeddedBrokerOptions) {
     this.aedes = aedes;
@@ -41,6 +44,15 @@ export class EmbeddedBroker {
       const stream = createWebSocketStream(ws);
       this.handle(stream, req);
     });
+    aedes.on('subscribe', (subs, client) => {
+      const set = this.filters.get(client.id) ?? new Set<string>();
+      for (const sub of subs) set.add(sub.topic);
+      this.filters.set(client.id, set);
+    });
+    aedes.on('unsubscribe', (topics, client) => {
+      for (const t of topics) this.filters.get(client.id)?.delete(t);
+    });
+    aedes.on('clientDisconnect', (client) => this.filters.delete(client.id));
     aedes.on('clientError', (client, err) => this.log.debug({ client: client.id, err }, 'client error'));
     aedes.on('connectionError', (client, err) => this.log.debug({ client: client?.id, err }, 'connection error'));
   }
@@ -73,6 +85,12 @@ export class EmbeddedBroker {
   get url(): string {
     const host = this.options.host.includes(':') ? `[${this.options.host}]` : this.options.host;
     return `mqtt://${host}:${this.port}`;
+  }
+
+  /** Whether any connected client subscribes to a filter matching `topic`. */
+  hasSubscriber(topic: string): boolean {
+    for (const set of this.filters.values()) for (const filter of set) if (topicMatches(filter, topic)) return true;
+    return false;
   }
 
   /** Hands an HTTP upgrade request for `/mqtt` to the broker. */

@@ -45,6 +45,11 @@ export interface MediaServerOptions {
   ffprobe: string;
   log: Logger;
   metrics?: Metrics;
+  /**
+   * Whether anyone subscribes to a topic, when the broker can tell (the embedded one can).
+   * Sessions that never ack and have nobody listening are ended (`viewer_gone`).
+   */
+  hasSubscriber?: (topic: string) => boolean;
 }
 
 export class MediaServer {
@@ -63,6 +68,9 @@ export class MediaServer {
   private sequence = 0;
   private brokerLossTimer?: NodeJS.Timeout;
   private readonly statsTimer: NodeJS.Timeout;
+  private readonly presenceTimer?: NodeJS.Timeout;
+  /** Sessions found without a listener at the last presence check. */
+  private unheard = new Set<Session>();
   private readonly rateLimiter: RateLimiter;
 
   /** Starts a media server (and its egress proxy) on an MQTT link. */
@@ -108,6 +116,10 @@ export class MediaServer {
     if (link.connected) this.publishCatalog();
     this.statsTimer = setInterval(() => this.publishStats(), config.limits.statsIntervalMs);
     this.statsTimer.unref();
+    if (options.hasSubscriber) {
+      this.presenceTimer = setInterval(() => this.checkPresence(options.hasSubscriber!), config.limits.leaseMs);
+      this.presenceTimer.unref();
+    }
   }
 
   /** Sessions live through a short outage; after `brokerLossMs` they end (and viewers learn it on reconnect). */
@@ -118,6 +130,17 @@ export class MediaServer {
       this.log.warn({ sessions: this.sessions.size, brokerLossMs }, 'broker unreachable for too long; ending sessions');
       for (const s of [...this.sessions.values()]) s.end('broker_lost');
     }, brokerLossMs);
+  }
+
+  /** Ends sessions without acks whose reply topic nobody has listened to for two checks in a row. */
+  private checkPresence(hasSubscriber: (topic: string) => boolean): void {
+    const unheard = new Set<Session>();
+    for (const s of this.sessions.values()) {
+      if (s.acking || hasSubscriber(s.replyTopic)) continue;
+      if (this.unheard.has(s)) s.end('viewer_gone');
+      else unheard.add(s);
+    }
+    this.unheard = unheard;
   }
 
   stats(): Record<string, unknown> {
@@ -384,6 +407,7 @@ export class MediaServer {
     if (this.closing) return;
     this.closing = true;
     clearInterval(this.statsTimer);
+    clearInterval(this.presenceTimer);
     clearTimeout(this.brokerLossTimer);
     for (const s of [...this.sessions.values()]) s.end('server_shutdown');
     await Promise.all([this.pool.close(), this.prober.close()]);

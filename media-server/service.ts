@@ -149,7 +149,14 @@ export async function startService(config: Config, log: Logger, role: 'serve' | 
       log: log.child({ component: 'mqtt' }),
     }));
     opened.push(link);
-    const mediaServer = (late.mediaServer = await MediaServer.start({ config, link, ffmpeg: binaries.ffmpeg, ffprobe: binaries.ffprobe, log }));
+    const mediaServer = (late.mediaServer = await MediaServer.start({
+      config,
+      link,
+      ffmpeg: binaries.ffmpeg,
+      ffprobe: binaries.ffprobe,
+      log,
+      hasSubscriber: broker && ((topic: string) => broker.hasSubscriber(topic)),
+    }));
     opened.push(mediaServer);
     const parts = [mediaServer, link, http, ...(gateway ? [gateway] : []), ...(broker ? [broker] : [])];
     return { config, broker, gateway, http, link, mediaServer, binaries, urls: urlsOf(config, http, brokerUrl), close: orderedClose(parts, log) };

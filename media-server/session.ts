@@ -9,7 +9,7 @@ import type { ErrorCode, InitInfo, Mode, MqttcastError, Status } from '../protoc
 import type { Metrics } from './metrics.js';
 import type { Fragment, Upstream, UpstreamEvent, UpstreamViewer } from './upstream.js';
 
-export type EndReason = 'stop' | 'source_ended' | 'lease_expired' | 'max_duration' | 'server_shutdown' | 'error' | 'broker_lost';
+export type EndReason = 'stop' | 'source_ended' | 'lease_expired' | 'max_duration' | 'server_shutdown' | 'error' | 'broker_lost' | 'viewer_gone';
 
 export interface SessionSink {
   publishData(topic: string, data: Buffer): boolean;
@@ -73,6 +73,11 @@ export class Session implements UpstreamViewer {
 
   get isEnded(): boolean {
     return this.ended;
+  }
+
+  /** Whether the viewer ever acked (a lease then keeps it alive; otherwise it is a script). */
+  get acking(): boolean {
+    return this.ackedOnce;
   }
 
   /** Attaches to the upstream; the init segment and cached GOP arrive synchronously if present. */

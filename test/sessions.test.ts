@@ -85,6 +85,17 @@ describe('leases and last-wills', () => {
     await waitFor(() => statuses.some((s) => s.includes('"ended"') && s.includes('"stop"')), { message: 'will ends the session' });
     await waitFor(() => ffmpegs() === 0, { message: 'ffmpeg gone after the will' });
   });
+
+  it('ends a session that never acked once nobody listens on its reply topic any more (embedded broker)', async () => {
+    const v = await viewer();
+    await v.play({ source: 'demo' });
+    await v.waitForFragments(1);
+    const ended = (): number => service.mediaServer.metrics.sessionsEnded.get({ reason: 'viewer_gone' });
+    const before = ended();
+    await v.client.endAsync(true); // gone without a stop, and without a will: a killed mosquitto_sub
+    await waitFor(() => ended() === before + 1, { timeoutMs: 20_000, message: 'session ended as viewer_gone' });
+    expect(service.mediaServer.sessionCount).toBe(0);
+  });
 });
 
 describe('flow control', () => {
