@@ -183,10 +183,11 @@ export async function playCommand(arg: string, flags: PlayFlags): Promise<void> 
     JSON.stringify({ ...target(arg), reply_topic: replyTopic, codecs: flags.codecs, client_id: client.options.clientId }),
     { qos: 1 },
   );
-  // Acks keep the session alive and tell the server how far we are (flow control).
+  // Acks keep the session alive and tell the server how far we are (flow control); they
+  // start with the media, so a slow source still being opened is not acked as "no session".
   const acker = setInterval(() => {
     progress();
-    client.publish(conv.request('ack'), JSON.stringify({ reply_topic: replyTopic, seq: fragments }), { qos: 0 });
+    if (bytes > 0) client.publish(conv.request('ack'), JSON.stringify({ reply_topic: replyTopic, seq: fragments }), { qos: 0 });
   }, 1000);
   const noData = setTimeout(() => {
     if (fragments === 0) failNoData(new CliError(`no media arrived within ${flags.timeoutS} s`, EXIT.TIMEOUT));

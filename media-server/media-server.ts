@@ -244,7 +244,7 @@ export class MediaServer {
 
   private async handle(kind: RequestKind, payload: Buffer, clientId?: string): Promise<void> {
     try {
-      if (this.closing) throw new MqttcastError('INTERNAL', 'the server is shutting down');
+      if (this.closing) throw new MqttcastError('SOURCE_UNAVAILABLE', 'the media server is shutting down; try again in a moment');
       // Acks are cheap keepalives; the requests that can start processes are rate-limited.
       if (kind !== 'ack' && !this.rateLimiter.take(clientId ?? 'open')) {
         throw new MqttcastError('TOO_MANY_SESSIONS', 'too many requests from this client; slow down');
@@ -324,7 +324,7 @@ export class MediaServer {
         throw new MqttcastError('TOO_MANY_SESSIONS', `this source already has ${perSource} viewers, the server's limit`);
       }
       const { upstream, mode } = await this.pool.acquire(spec, req.codecs);
-      if (this.closing) throw new MqttcastError('INTERNAL', 'the server is shutting down');
+      if (this.closing) throw new MqttcastError('SOURCE_UNAVAILABLE', 'the media server is shutting down; try again in a moment');
       this.checkLimits(clientId);
       const id = `s${++this.sequence}-${randomBytes(3).toString('hex')}`;
       const { limits } = this.options.config;
@@ -383,6 +383,7 @@ export class MediaServer {
   private ack(payload: Buffer, topicClientId?: string): void {
     const req = parseRequest(AckRequestSchema, payload);
     if (this.secure) this.checkReplyTopic(req.replyTopic, topicClientId);
+    if (this.reserved.has(req.replyTopic)) return; // its play is still starting (probing a slow source)
     const session = this.sessions.get(req.replyTopic);
     if (!session) return this.notMine(req.replyTopic);
     session.ack(req.seq, req.bufferedMs);

@@ -66,7 +66,7 @@ export class UpstreamPool {
       live = spec.live ?? probe.live;
       profile = decideProfile(probe, families);
     }
-    if (this.closed) throw new MqttcastError('INTERNAL', 'the server is shutting down');
+    if (this.closed) throw new MqttcastError('SOURCE_UNAVAILABLE', 'the media server is shutting down; try again in a moment');
     const key = `${spec.key}|${spec.kind === 'demo' ? 'demo' : profileKey(profile)}`;
     const mode: Mode = spec.kind === 'demo' || !isCopy(profile) ? 'transcode' : 'copy';
     // Live: the one shared upstream. On demand: one prepared by a describe and not yet claimed.

@@ -137,7 +137,7 @@ export class Upstream extends EventEmitter<UpstreamEvents> {
   }
 
   attach(viewer: UpstreamViewer): void {
-    if (!this.available) throw new MqttcastError('INTERNAL', 'upstream is not available');
+    if (!this.available) throw new MqttcastError('SOURCE_UNAVAILABLE', 'the source stopped while the play was starting');
     this.claimed = true;
     clearTimeout(this.lingerTimer);
     this.viewers.add(viewer);
