@@ -18,7 +18,7 @@ describe('config', () => {
     writeFileSync(file, 'httpPort: 9000\nmqttPort: 9001\nprefix: fromfile\nlimits:\n  leaseMs: 5000\n');
     const c = loadConfig({ config: file, mqttPort: 9003 }, { MQTTCAST_MQTT_PORT: '9002', MQTTCAST_PREFIX: 'fromenv', MQTTCAST_ALLOW: 'http://a/*, http://b/x' });
     expect(c).toMatchObject({ httpPort: 9000, mqttPort: 9003, prefix: 'fromenv', allow: ['http://a/*', 'http://b/x'] });
-    expect(c.limits).toMatchObject({ leaseMs: 5000, flowWindow: 40 });
+    expect(c.limits).toMatchObject({ leaseMs: 5000, flowWindow: 15 });
   });
 
   it.each([

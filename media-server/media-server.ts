@@ -31,6 +31,7 @@ import { Metrics } from './metrics.js';
 import type { MqttLink } from './mqtt-link.js';
 import { Prober } from './probe.js';
 import { RateLimiter } from './rate-limiter.js';
+import { SessionRegistry } from './session-registry.js';
 import { Session, type EndReason, type SessionSink } from './session.js';
 import { catalogSources, resolveTarget } from './sources.js';
 import { errorBody, errorsTopicFor, replyTopicProblemFor, routeRequest, statusError } from './request-routing.js';
@@ -58,10 +59,7 @@ export class MediaServer {
   readonly pool: UpstreamPool;
   private allowlist: Allowlist;
   private readonly prober: Prober;
-  private readonly sessions = new Map<string, Session>();
-  /** Reply topics of plays still being set up, and those of them a stop already arrived for. */
-  private readonly reserved = new Set<string>();
-  private readonly cancelled = new Set<string>();
+  private readonly sessions: SessionRegistry;
   private readonly log: Logger;
   private readonly sink: SessionSink;
   private closing = false;
@@ -69,8 +67,6 @@ export class MediaServer {
   private brokerLossTimer?: NodeJS.Timeout;
   private readonly statsTimer: NodeJS.Timeout;
   private readonly presenceTimer?: NodeJS.Timeout;
-  /** Sessions found without a listener at the last presence check. */
-  private unheard = new Set<Session>();
   private readonly rateLimiter: RateLimiter;
 
   /** Starts a media server (and its egress proxy) on an MQTT link. */
@@ -86,6 +82,7 @@ export class MediaServer {
   ) {
     const { config, link, log } = options;
     this.log = log.child({ component: 'media-server' });
+    this.sessions = new SessionRegistry(config.limits);
     this.topics = createTopics(config.prefix);
     this.metrics = options.metrics ?? new Metrics();
     this.allowlist = new Allowlist(config.allow);
@@ -110,14 +107,14 @@ export class MediaServer {
       clearTimeout(this.brokerLossTimer);
       this.brokerLossTimer = undefined;
       this.publishCatalog();
-      for (const s of this.sessions.values()) s.resync();
+      for (const s of this.sessions.all()) s.resync();
     });
     link.on('offline', () => this.onBrokerLost());
     if (link.connected) this.publishCatalog();
     this.statsTimer = setInterval(() => this.publishStats(), config.limits.statsIntervalMs);
     this.statsTimer.unref();
     if (options.hasSubscriber) {
-      this.presenceTimer = setInterval(() => this.checkPresence(options.hasSubscriber!), config.limits.leaseMs);
+      this.presenceTimer = setInterval(() => this.sessions.checkPresence(options.hasSubscriber!), config.limits.leaseMs);
       this.presenceTimer.unref();
     }
   }
@@ -128,19 +125,8 @@ export class MediaServer {
     const { brokerLossMs } = this.options.config.limits;
     this.brokerLossTimer = setTimeout(() => {
       this.log.warn({ sessions: this.sessions.size, brokerLossMs }, 'broker unreachable for too long; ending sessions');
-      for (const s of [...this.sessions.values()]) s.end('broker_lost');
+      this.sessions.endAll('broker_lost');
     }, brokerLossMs);
-  }
-
-  /** Ends sessions without acks whose reply topic nobody has listened to for two checks in a row. */
-  private checkPresence(hasSubscriber: (topic: string) => boolean): void {
-    const unheard = new Set<Session>();
-    for (const s of this.sessions.values()) {
-      if (s.acking || hasSubscriber(s.replyTopic)) continue;
-      if (this.unheard.has(s)) s.end('viewer_gone');
-      else unheard.add(s);
-    }
-    this.unheard = unheard;
   }
 
   stats(): Record<string, unknown> {
@@ -266,7 +252,7 @@ export class MediaServer {
     const { replyTopic, requestId } = salvageReplyTopic(payload);
     const body = errorBody(error.code, error.message, requestId);
     const usable = replyTopic !== undefined && replyTopicProblemFor(replyTopic, this.topics, this.secure, clientId) === null;
-    const ownedByOther = usable && this.sessions.has(replyTopic) && error.code === 'REPLY_TOPIC_IN_USE';
+    const ownedByOther = usable && this.sessions.get(replyTopic) !== undefined && error.code === 'REPLY_TOPIC_IN_USE';
     if (!usable || ownedByOther) {
       this.options.link.publishJson(errorsTopicFor(this.topics, clientId), { ...body, request: kind, reply_topic: replyTopic?.slice(0, 256) });
       return;
@@ -312,20 +298,14 @@ export class MediaServer {
     this.checkReplyTopic(req.replyTopic, topicClientId);
     // In secure mode the client id is the one the broker authenticated, not what the body claims.
     const clientId = topicClientId ?? req.clientId;
-    if (this.sessions.has(req.replyTopic) || this.reserved.has(req.replyTopic)) {
-      throw new MqttcastError('REPLY_TOPIC_IN_USE', `reply topic "${req.replyTopic}" is already used by a session; stop it first or pick another`);
-    }
-    this.reserved.add(req.replyTopic);
+    this.sessions.reserve(req.replyTopic);
     try {
-      this.checkLimits(clientId);
+      this.sessions.checkLimits(clientId);
       const spec = await resolveTarget(req.target, this.allowlist, this.options.config);
-      const perSource = [...this.sessions.values()].filter((s) => s.options.sourceKey === spec.key).length;
-      if (perSource >= this.options.config.limits.maxSessionsPerSource) {
-        throw new MqttcastError('TOO_MANY_SESSIONS', `this source already has ${perSource} viewers, the server's limit`);
-      }
+      this.sessions.checkLimits(clientId, spec.key);
       const { upstream, mode } = await this.pool.acquire(spec, req.codecs);
       if (this.closing) throw new MqttcastError('SOURCE_UNAVAILABLE', 'the media server is shutting down; try again in a moment');
-      this.checkLimits(clientId);
+      this.sessions.checkLimits(clientId, spec.key);
       const id = `s${++this.sequence}-${randomBytes(3).toString('hex')}`;
       const { limits } = this.options.config;
       const session = new Session({
@@ -346,33 +326,24 @@ export class MediaServer {
         onEnded: (s, reason) => this.onSessionEnded(s, reason),
         onFirstFragment: (_s, ms) => this.metrics.firstFragment.observe(ms / 1000),
       });
-      this.sessions.set(req.replyTopic, session);
-      session.start();
-      if (this.cancelled.has(req.replyTopic)) session.end('stop');
-    } finally {
-      this.reserved.delete(req.replyTopic);
-      this.cancelled.delete(req.replyTopic);
-    }
-  }
-
-  private checkLimits(clientId: string | undefined): void {
-    const { maxSessions, maxSessionsPerClient } = this.options.config.limits;
-    if (this.sessions.size + this.reserved.size > maxSessions) {
-      throw new MqttcastError('TOO_MANY_SESSIONS', `the server is at its limit of ${maxSessions} sessions`);
-    }
-    if (clientId !== undefined) {
-      const mine = [...this.sessions.values()].filter((s) => s.options.clientId === clientId).length;
-      if (mine >= maxSessionsPerClient) {
-        throw new MqttcastError('TOO_MANY_SESSIONS', `client "${clientId}" already has ${mine} sessions, the limit per client`);
+      try {
+        session.start();
+      } catch (err) {
+        const e = toMqttcastError(err);
+        session.end('error', e.code, e.message); // tells the viewer; nothing was registered
+        return;
       }
+      this.sessions.add(session);
+    } finally {
+      this.sessions.release(req.replyTopic);
     }
   }
 
   private stop(payload: Buffer, topicClientId?: string): void {
     const req = parseRequest(StopRequestSchema, payload);
     this.checkReplyTopic(req.replyTopic, topicClientId);
-    if (this.reserved.has(req.replyTopic)) {
-      this.cancelled.add(req.replyTopic); // the play is still starting: it ends as soon as it exists
+    if (this.sessions.starting(req.replyTopic)) {
+      this.sessions.cancel(req.replyTopic); // the play is still starting: it ends as soon as it exists
       return;
     }
     const session = this.sessions.get(req.replyTopic);
@@ -383,7 +354,7 @@ export class MediaServer {
   private ack(payload: Buffer, topicClientId?: string): void {
     const req = parseRequest(AckRequestSchema, payload);
     if (this.secure) this.checkReplyTopic(req.replyTopic, topicClientId);
-    if (this.reserved.has(req.replyTopic)) return; // its play is still starting (probing a slow source)
+    if (this.sessions.starting(req.replyTopic)) return; // its play is still starting (probing a slow source)
     const session = this.sessions.get(req.replyTopic);
     if (!session) return this.notMine(req.replyTopic);
     session.ack(req.seq, req.bufferedMs);
@@ -399,7 +370,7 @@ export class MediaServer {
   }
 
   private onSessionEnded(session: Session, reason: EndReason): void {
-    if (this.sessions.get(session.replyTopic) === session) this.sessions.delete(session.replyTopic);
+    this.sessions.remove(session, reason);
     this.metrics.sessionsEnded.inc({ reason });
   }
 
@@ -410,7 +381,7 @@ export class MediaServer {
     clearInterval(this.statsTimer);
     clearInterval(this.presenceTimer);
     clearTimeout(this.brokerLossTimer);
-    for (const s of [...this.sessions.values()]) s.end('server_shutdown');
+    this.sessions.endAll('server_shutdown');
     await Promise.all([this.pool.close(), this.prober.close()]);
     await this.egress.close();
   }
