@@ -13,6 +13,7 @@ import type { AddressInfo } from 'node:net';
 import mqtt from 'mqtt';
 import pino from 'pino';
 import { EmbeddedBroker } from '../../broker/embedded-broker.js';
+import { WsGateway } from '../../broker/ws-gateway.js';
 import { startMosquitto } from '../../test/helpers/mosquitto.js';
 import { openBareWebSocketPath } from '../baselines/bare-websocket.js';
 import type { Scenario, ScenarioContext } from '../context.js';
@@ -58,6 +59,23 @@ async function startAedes(): Promise<{ tcpUrl: string; wsUrl: string; close(): P
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await broker.close();
+    },
+  };
+}
+
+/** mqttcast's WebSocket → TCP gateway in front of a broker's TCP listener (how browsers reach Mosquitto). */
+async function startGateway(brokerPort: number): Promise<{ wsUrl: string; close(): Promise<void> }> {
+  const gateway = new WsGateway({ brokerHost: '127.0.0.1', brokerPort, maxPacketBytes: 16 * 2 ** 20, log: pino({ level: 'silent' }) });
+  const server = http.createServer((_req, res) => res.writeHead(404).end());
+  server.on('upgrade', (req, socket, head) => gateway.handleUpgrade(req, socket, head));
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    wsUrl: `ws://127.0.0.1:${port}/mqtt`,
+    close: async () => {
+      await gateway.close();
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };
 }
@@ -124,8 +142,10 @@ export const brokerScenario: Scenario = {
     ];
     try {
       const mosq = ctx.cleanup.add('mosquitto', await startMosquitto({ websocketsPort: true }));
+      const gateway = ctx.cleanup.add('gateway', await startGateway(mosq.port));
       variants.push(
         { name: 'Mosquitto TCP', open: () => mqttPath(mosq.url, mosq.url) },
+        { name: 'Mosquitto via mqttcast gateway (WS)', open: () => mqttPath(mosq.url, gateway.wsUrl) },
         { name: 'Mosquitto WS listener', open: () => mqttPath(mosq.url, `${mosq.wsUrl!}/mqtt`), slow: true },
       );
     } catch (err) {
@@ -142,10 +162,12 @@ export const brokerScenario: Scenario = {
       r.ratio(`MQTT Aedes WS / bare WebSocket latency, ${s.name}`, lat('Aedes WS (ws 8 stream)'), lat('bare WebSocket (no broker)'), 'ms');
       r.ratio(`Mosquitto TCP / Aedes TCP latency, ${s.name}`, lat('Mosquitto TCP'), lat('Aedes TCP'), 'ms');
       r.ratio(`Mosquitto WS listener / Aedes WS latency, ${s.name}`, lat('Mosquitto WS listener'), lat('Aedes WS (ws 8 stream)'), 'ms');
+      r.ratio(`Mosquitto WS listener / mqttcast gateway latency, ${s.name}`, lat('Mosquitto WS listener'), lat('Mosquitto via mqttcast gateway (WS)'), 'ms');
     }
     const tp = (name: string): number | undefined => r.metrics.find((m) => m.scenario === 'broker' && m.variant.startsWith(`${name} 8 Mb/s: throughput (bursts`))?.summary?.median;
     r.ratio('bare WebSocket / Aedes TCP throughput, 200 kB messages', tp('bare WebSocket (no broker)'), tp('Aedes TCP'), 'MB/s');
     r.ratio('bare WebSocket / Aedes WS throughput, 200 kB messages', tp('bare WebSocket (no broker)'), tp('Aedes WS (ws 8 stream)'), 'MB/s');
+    r.ratio('mqttcast gateway / Mosquitto WS listener throughput, 8 Mb/s', tp('Mosquitto via mqttcast gateway (WS)'), r.median('broker', 'Mosquitto WS listener 8 Mb/s: throughput (paced)'), 'MB/s');
     if (!websocketStreamInstalled()) {
       r.note('broker', 'ws 8 createWebSocketStream vs websocket-stream as the Aedes WebSocket transport: websocket-stream not measured (package not installed); the ws 8 figures are the "Aedes WS" rows');
     }
