@@ -49,8 +49,10 @@ describe('LiveEdgeController', () => {
   });
 
   it('plays at rate 1 near the target', () => {
-    const action = new LiveEdgeController().decide(input(9.6, [[0, 10]]));
+    // 0.25 s behind the buffered end, within the default 0.3 s target (which keeps latency under 0.4 s with 0.2 s fragments).
+    const action = new LiveEdgeController().decide(input(9.75, [[0, 10]]));
     expect(action).toEqual({ rate: 1, reason: 'on-target' });
+    expect(new LiveEdgeController().decide(input(9.5, [[0, 10]])).rate).toBeGreaterThan(1);
   });
 
   it('raises playbackRate with the distance behind the target, up to the maximum', () => {

@@ -62,7 +62,7 @@ export interface LiveEdgeConfig {
 }
 
 export const DEFAULT_LIVE_EDGE: LiveEdgeConfig = Object.freeze({
-  targetS: 0.5,
+  targetS: 0.3,
   maxRate: 1.25,
   gain: 0.25,
   rateStep: 0.05,
