@@ -68,8 +68,8 @@ function openArgs(spec: SourceSpec, proxyUrl: string | undefined): string[] {
   const args = ['-protocol_whitelist', PROTOCOL_WHITELIST[kind]];
   if (kind === 'rtsp') args.push('-rtsp_transport', 'tcp', '-timeout', '10000000');
   if (kind === 'http' || kind === 'hls') {
-    args.push('-rw_timeout', '10000000', '-max_redirects', '5');
-    // Every HTTP request (redirects, HLS segments and keys too) passes the egress policy.
+    args.push('-rw_timeout', '10000000');
+    // Every HTTP request (each redirect hop, HLS segments and keys too) passes the egress policy.
     if (proxyUrl) args.push('-http_proxy', proxyUrl);
   }
   return args;

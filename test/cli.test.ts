@@ -1,6 +1,6 @@
 /** The `mqttcast` command as a person or a script runs it: a real process, real ports. */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -27,10 +27,11 @@ interface Server {
   output: () => string;
 }
 
-async function startServer(extra: string[] = [], perTest = true): Promise<Server> {
+async function startServer(extra: string[] = [], perTest = true, env: NodeJS.ProcessEnv = process.env): Promise<Server> {
   const [http, mqtt] = [await freePort(), await freePort()];
   const child = spawn(process.execPath, [BIN, 'serve', '--http-port', String(http), '--mqtt-port', String(mqtt), '--log-level', 'warn', ...extra], {
     stdio: ['ignore', 'pipe', 'pipe'],
+    env,
   });
   if (perTest) children.push(child);
   let out = '';
@@ -67,6 +68,25 @@ describe('mqttcast serve', () => {
     expect(await waitForExit(s.child, 15_000)).toBe(true);
     expect(s.child.exitCode).toBe(0);
     expect(mediaProcesses(s.child.pid!)).toEqual([]);
+  });
+
+  it('without ffmpeg on the PATH, falls back to the one shipped in an npm package and says so', async () => {
+    // A PATH with node and nothing else: no system ffmpeg to be found.
+    const bare = await mkdtemp(path.join(tmpdir(), 'mqttcast-path-'));
+    await symlink(process.execPath, path.join(bare, 'node'));
+    try {
+      const s = await startServer([], true, { ...process.env, PATH: bare });
+      expect(s.output()).toMatch(/No ffmpeg on PATH: using the static build shipped in an npm package/);
+      const out = path.join(dir, 'fallback.mp4');
+      const r = await cli(['play', 'demo', '-o', out, '--duration', '2', '--broker', `mqtt://127.0.0.1:${s.mqtt}`]);
+      expect(r.code, r.stderr).toBe(0);
+      await expectDecodable([await readFile(out)]);
+      expect(descendants(s.child.pid).filter((p) => p.comm === 'ffmpeg').map((p) => p.args[0])).toEqual(
+        expect.arrayContaining([expect.stringContaining('@ffmpeg-installer')]),
+      );
+    } finally {
+      await rm(bare, { recursive: true, force: true });
+    }
   });
 
   it('says which port is in use and how to change it, in one line, and exits 1', async () => {
