@@ -5,11 +5,10 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { connect } from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { hasExited, stopChild } from '../test/helpers/child.js';
-import { freePorts } from '../test/helpers/ports.js';
+import { canConnect, freePorts } from '../test/helpers/ports.js';
 import { readProcTree } from './proc-sampler.js';
 
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -23,19 +22,6 @@ export interface ChildServer {
   /** What the child wrote to stdout/stderr (tail). */
   output(): string;
   close(): Promise<void>;
-}
-
-function canConnect(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connect({ host: '127.0.0.1', port });
-    const done = (ok: boolean): void => {
-      socket.destroy();
-      resolve(ok);
-    };
-    socket.setTimeout(1000, () => done(false));
-    socket.once('connect', () => done(true));
-    socket.once('error', () => done(false));
-  });
 }
 
 /** Spawns `node <args>` in the repo root and waits until `readyPort` accepts TCP connections. */

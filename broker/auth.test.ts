@@ -1,8 +1,9 @@
 import { Duplex } from 'node:stream';
 import { Aedes, type Client } from 'aedes';
-import { ErrorWithSubackPacket, MqttClient, type IClientOptions, type IPublishPacket } from 'mqtt';
+import { MqttClient, type IClientOptions, type IPublishPacket } from 'mqtt';
 import pino from 'pino';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { subackCodes } from '../test/helpers/mqtt.js';
 import {
   AuthConfigSchema,
   createAccessPolicy,
@@ -113,16 +114,6 @@ function duplexPair(): [End, End] {
   return [a, b];
 }
 
-/** SUBACK return codes for `filters` (MQTT.js rejects a SUBACK that contains 128, but keeps the packet). */
-async function granted(client: MqttClient, filters: string[]): Promise<number[]> {
-  try {
-    return (await client.subscribeAsync(filters)).map((g) => g.qos);
-  } catch (err) {
-    if (err instanceof ErrorWithSubackPacket && err.packet?.cmd === 'suback') return err.packet.granted.map(Number);
-    throw err;
-  }
-}
-
 function whenClosed(client: MqttClient): Promise<void> {
   return new Promise((resolve) => client.once('close', () => resolve()));
 }
@@ -188,7 +179,7 @@ describe('auth hooks on a real Aedes broker (in-memory connections)', () => {
     await start();
     const alice = await as('alice', 'a1');
     const filters = ['video/session/alice/#', 'video/catalog', 'video/session/alice/x/status', 'video/session/bob/#', 'video/session/+/live', 'video/#', '#', '+/session/#', 'video/errors', 'video/req/+/play', '$SYS/#'];
-    expect(await granted(alice, filters)).toEqual([0, 0, 0, 128, 128, 128, 128, 128, 128, 128, 128]);
+    expect(await subackCodes(alice, filters)).toEqual([0, 0, 0, 128, 128, 128, 128, 128, 128, 128, 128]);
     expect(alice.connected).toBe(true);
   });
 
@@ -227,7 +218,7 @@ describe('auth hooks on a real Aedes broker (in-memory connections)', () => {
   it('lets the server read requests and write sessions and the retained catalog, but not $SYS', async () => {
     await start();
     const srv = await as('srv', 'media-server');
-    expect(await granted(srv, ['video/req/+/play', 'video/catalog', '#'])).toEqual([0, 0, 128]);
+    expect(await subackCodes(srv, ['video/req/+/play', 'video/catalog', '#'])).toEqual([0, 0, 128]);
     const alice = await as('alice', 'a1');
     const got: string[] = [];
     alice.on('message', (topic, payload) => got.push(`${topic}=${payload.toString()}`));

@@ -7,9 +7,10 @@
 import { once } from 'node:events';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import mqtt, { ErrorWithSubackPacket, type IClientOptions, type MqttClient } from 'mqtt';
+import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import pino from 'pino';
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { subackCodes } from './helpers/mqtt.js';
 import { createAuthHooks, type BrokerUser } from '../broker/auth.js';
 import { EmbeddedBroker } from '../broker/embedded-broker.js';
 import { hashPassword } from '../broker/passwords.js';
@@ -18,15 +19,6 @@ import { createTopics } from '../protocol/index.js';
 const log = pino({ level: process.env.MQTTCAST_TEST_LOG ? 'debug' : 'silent' });
 const topics = createTopics('video');
 const password = (username: string): string => `secret-of-${username}`;
-
-async function granted(client: MqttClient, filters: string[]): Promise<number[]> {
-  try {
-    return (await client.subscribeAsync(filters)).map((g) => g.qos);
-  } catch (err) {
-    if (err instanceof ErrorWithSubackPacket && err.packet?.cmd === 'suback') return err.packet.granted.map(Number);
-    throw err;
-  }
-}
 
 /** Records `topic=payload` of every message a client receives. */
 function record(client: MqttClient): string[] {
@@ -76,7 +68,7 @@ describe('embedded broker in secure mode', () => {
   async function serverObserver(): Promise<{ srv: MqttClient; seen: string[] }> {
     const srv = await as('srv', 'media-server');
     const seen = record(srv);
-    expect(await granted(srv, ['video/#'])).toEqual([0]);
+    expect(await subackCodes(srv, ['video/#'])).toEqual([0]);
     return { srv, seen };
   }
 
@@ -93,9 +85,9 @@ describe('embedded broker in secure mode', () => {
     const toAlice = record(alice);
     const toBob = record(bob);
     const filters = ['video/session/bob/#', 'video/session/bob/live', 'video/session/+/live', 'video/session/#', 'video/#', '#', '+/session/bob/#', 'video/errors'];
-    expect(await granted(alice, filters)).toEqual(filters.map(() => 128));
-    expect(await granted(alice, [`${topics.sessionRoot('alice')}#`])).toEqual([0]);
-    expect(await granted(bob, [`${topics.sessionRoot('bob')}#`])).toEqual([0]);
+    expect(await subackCodes(alice, filters)).toEqual(filters.map(() => 128));
+    expect(await subackCodes(alice, [`${topics.sessionRoot('alice')}#`])).toEqual([0]);
+    expect(await subackCodes(bob, [`${topics.sessionRoot('bob')}#`])).toEqual([0]);
     // Same publisher, same order: had alice been subscribed to bob's topic, his message would arrive first.
     await srv.publishAsync('video/session/bob/live', 'for bob', { qos: 1 });
     await srv.publishAsync('video/session/alice/live', 'for alice', { qos: 1 });
@@ -131,7 +123,7 @@ describe('embedded broker in secure mode', () => {
   it('lets the server do its job: read requests, publish the retained catalog, data and status', async () => {
     const srv = await as('srv', 'media-server');
     const requests = record(srv);
-    expect(await granted(srv, ['describe', 'play', 'stop', 'ack'].map((k) => `video/req/+/${k}`))).toEqual([0, 0, 0, 0]);
+    expect(await subackCodes(srv, ['describe', 'play', 'stop', 'ack'].map((k) => `video/req/+/${k}`))).toEqual([0, 0, 0, 0]);
     await srv.publishAsync(topics.catalog, '{"sources":["demo"]}', { qos: 1, retain: true });
     const alice = await as('alice', 'a1');
     const toAlice = record(alice);
@@ -156,7 +148,7 @@ describe('embedded broker in secure mode', () => {
       const wsUrl = `ws://127.0.0.1:${(http.address() as AddressInfo).port}/mqtt`;
       await expect(connect({ clientId: 'anon' }, wsUrl)).rejects.toMatchObject({ code: 5 });
       const alice = await connect({ clientId: 'a1', username: 'alice', password: password('alice') }, wsUrl);
-      expect(await granted(alice, ['video/session/bob/#', 'video/session/alice/#'])).toEqual([128, 0]);
+      expect(await subackCodes(alice, ['video/session/bob/#', 'video/session/alice/#'])).toEqual([128, 0]);
     } finally {
       await Promise.all(clients.splice(0).map((c) => c.endAsync(true)));
       http.closeAllConnections();

@@ -1,10 +1,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { hasExited, stopChild } from './child.js';
-import { freePort } from './ports.js';
+import { canConnect, freePort } from './ports.js';
 import { waitFor } from './wait.js';
 
 export interface MosquittoOptions {
@@ -120,19 +119,6 @@ export class MosquittoBroker {
     this.closed = true;
     await rm(this.dir, { recursive: true, force: true });
   }
-}
-
-function canConnect(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connect({ host: '127.0.0.1', port });
-    const done = (ok: boolean): void => {
-      socket.destroy();
-      resolve(ok);
-    };
-    socket.setTimeout(1000, () => done(false));
-    socket.once('connect', () => done(true));
-    socket.once('error', () => done(false));
-  });
 }
 
 /** Writes the broker configuration that startMosquitto() uses. */

@@ -1,22 +1,10 @@
-import { createServer } from 'node:net';
+import { connect, createServer } from 'node:net';
 
 /** Asks the kernel for a free TCP port on 127.0.0.1 (listen on port 0, read it, close). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.unref();
-    server.once('error', reject);
-    server.listen({ port: 0, host: '127.0.0.1', exclusive: true }, () => {
-      const address = server.address();
-      if (address === null || typeof address === 'string') {
-        server.close();
-        reject(new Error('freePort: could not read the bound port'));
-        return;
-      }
-      const { port } = address;
-      server.close((err) => (err ? reject(err) : resolve(port)));
-    });
-  });
+export async function freePort(): Promise<number> {
+  const server = await listenEphemeral();
+  await server.close();
+  return server.port;
 }
 
 /** Several distinct free ports (each probed while the others are still held open). */
@@ -38,7 +26,7 @@ function listenEphemeral(): Promise<{ port: number; close(): Promise<void> }> {
       const address = server.address();
       if (address === null || typeof address === 'string') {
         server.close();
-        reject(new Error('freePorts: could not read the bound port'));
+        reject(new Error('could not read the bound port'));
         return;
       }
       resolve({
@@ -46,5 +34,19 @@ function listenEphemeral(): Promise<{ port: number; close(): Promise<void> }> {
         close: () => new Promise<void>((res) => server.close(() => res())),
       });
     });
+  });
+}
+
+/** Whether something accepts TCP connections on 127.0.0.1:`port` right now. */
+export function canConnect(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect({ host: '127.0.0.1', port });
+    const done = (ok: boolean): void => {
+      socket.destroy();
+      resolve(ok);
+    };
+    socket.setTimeout(1000, () => done(false));
+    socket.once('connect', () => done(true));
+    socket.once('error', () => done(false));
   });
 }
