@@ -20,6 +20,11 @@ const CONTENT_TYPES: Record<string, string> = {
   '.webmanifest': 'application/manifest+json',
 };
 
+export interface MetricsSource {
+  readonly contentType: string;
+  render(): Promise<string> | string;
+}
+
 export interface HttpServerOptions {
   host: string;
   port: number;
@@ -27,7 +32,8 @@ export interface HttpServerOptions {
   clientDir?: string;
   log: Logger;
   health: () => { ok: boolean; [key: string]: unknown };
-  metrics: () => string;
+  /** `/metrics`: Prometheus text and its content type (a MetricSet from metrics.ts fits). */
+  metrics: MetricsSource;
   /** Handles WebSocket upgrades on `/mqtt`. */
   upgradeMqtt?: (req: IncomingMessage, socket: Duplex, head: Buffer) => void;
 }
@@ -71,10 +77,23 @@ export class HttpServer {
       return;
     }
     if (url.pathname === '/metrics') {
-      res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' }).end(this.options.metrics());
+      this.serveMetrics(res);
       return;
     }
     this.serveStatic(url.pathname, res);
+  }
+
+  private serveMetrics(res: ServerResponse): void {
+    const { metrics, log } = this.options;
+    Promise.resolve()
+      .then(() => metrics.render())
+      .then(
+        (text) => res.writeHead(200, { 'content-type': metrics.contentType }).end(text),
+        (err: unknown) => {
+          log.error({ err }, 'metrics collection failed');
+          res.writeHead(500, { 'content-type': 'text/plain' }).end('metrics collection failed\n');
+        },
+      );
   }
 
   private serveStatic(pathname: string, res: ServerResponse): void {

@@ -18,6 +18,7 @@ import type { Config } from './config.js';
 import { findFfmpeg, type FfmpegBinaries } from './ffmpeg-binaries.js';
 import { HttpServer } from './http-server.js';
 import { MediaServer } from './media-server.js';
+import { MetricSet, Metrics } from './metrics.js';
 import { MqttLink } from './mqtt-link.js';
 
 export const DEFAULT_CLIENT_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', 'dist', 'client');
@@ -124,6 +125,7 @@ export async function startService(config: Config, log: Logger, role: 'serve' | 
     const gateway = role === 'serve' && !broker ? gatewayTo(brokerUrl, config, log) : undefined;
     if (gateway) opened.push(gateway);
     const late: { link?: MqttLink; mediaServer?: MediaServer } = {};
+    const metrics = new Metrics(); // scraped from the start; the media server adds its gauges
     const http = await HttpServer.start({
       host: config.host,
       port: config.httpPort,
@@ -135,7 +137,7 @@ export async function startService(config: Config, log: Logger, role: 'serve' | 
         sessions: late.mediaServer?.sessionCount ?? 0,
         upstreams: late.mediaServer?.pool.size ?? 0,
       }),
-      metrics: () => late.mediaServer?.metrics.render() ?? '',
+      metrics,
       upgradeMqtt: broker
         ? (req, socket, head) => broker.handleUpgrade(req, socket, head)
         : gateway && ((req: IncomingMessage, socket: Duplex, head: Buffer) => gateway.handleUpgrade(req, socket, head)),
@@ -155,6 +157,7 @@ export async function startService(config: Config, log: Logger, role: 'serve' | 
       ffmpeg: binaries.ffmpeg,
       ffprobe: binaries.ffprobe,
       log,
+      metrics,
       hasSubscriber: broker && ((topic: string) => broker.hasSubscriber(topic)),
     }));
     opened.push(mediaServer);
@@ -168,12 +171,14 @@ export async function startBroker(config: Config, log: Logger): Promise<Daemon> 
   return building(log, async (opened) => {
     const { broker } = await startEmbeddedBroker(config, log);
     opened.push(broker);
+    const metrics = new MetricSet();
+    metrics.gauge('mqttcast_broker_clients', 'Connected MQTT clients', () => broker.aedes.connectedClients);
     const http = await HttpServer.start({
       host: config.host,
       port: config.httpPort,
       log: log.child({ component: 'http' }),
       health: () => ({ ok: true, clients: broker.aedes.connectedClients }),
-      metrics: () => `# HELP mqttcast_broker_clients Connected MQTT clients\n# TYPE mqttcast_broker_clients gauge\nmqttcast_broker_clients ${broker.aedes.connectedClients}\n`,
+      metrics,
       upgradeMqtt: (req, socket, head) => broker.handleUpgrade(req, socket, head),
     });
     opened.push(http);
@@ -188,13 +193,15 @@ export async function startGateway(config: Config, log: Logger): Promise<Daemon>
   if (!gateway) throw new Error(`the gateway needs an mqtt:// broker URL, not ${brokerUrl}`);
   return building(log, async (opened) => {
     opened.push(gateway);
+    const metrics = new MetricSet();
+    metrics.gauge('mqttcast_gateway_connections', 'Open WebSocket connections', () => gateway.connections);
     const http = await HttpServer.start({
       host: config.host,
       port: config.httpPort,
       clientDir: config.clientDir ?? DEFAULT_CLIENT_DIR,
       log: log.child({ component: 'http' }),
       health: () => ({ ok: true, connections: gateway.connections }),
-      metrics: () => `# HELP mqttcast_gateway_connections Open WebSocket connections\n# TYPE mqttcast_gateway_connections gauge\nmqttcast_gateway_connections ${gateway.connections}\n`,
+      metrics,
       upgradeMqtt: (req, socket, head) => gateway.handleUpgrade(req, socket, head),
     });
     opened.push(http);
