@@ -10,6 +10,7 @@ Run with the system interpreter: /usr/bin/python3 rtsp-server.py --port 0 ...
 import argparse
 import os
 import random
+import re
 import signal
 import sys
 
@@ -33,16 +34,53 @@ def parse_args():
     p.add_argument("--height", type=int, default=240)
     p.add_argument("--fps", type=int, default=25)
     p.add_argument("--aac-encoder", default="")
+    p.add_argument("--check", action="store_true",
+                   help="print OK or MISSING <elements> for every pipeline this script can build, then exit")
+    p.add_argument("--also-element", action="append", default=[],
+                   help="also require this element (tests of the preflight and of the fail-fast path)")
     return p.parse_args()
+
+
+AAC_ENCODERS = ["avenc_aac", "voaacenc", "fdkaacenc"]
 
 
 def pick_aac_encoder(preferred):
     candidates = [preferred] if preferred else []
-    candidates += ["avenc_aac", "voaacenc", "fdkaacenc"]
+    candidates += AAC_ENCODERS
     for name in candidates:
         if name and Gst.ElementFactory.find(name) is not None:
             return name
-    raise SystemExit("no AAC encoder element available (avenc_aac/voaacenc/fdkaacenc)")
+    # Name the first choice: the preflight knows its package (gstreamer1.0-libav).
+    return AAC_ENCODERS[0]
+
+
+def launch_elements(launch):
+    """Element names of a launch string (first word of each segment that is not caps)."""
+    names = []
+    for segment in re.split(r"[!()]", launch):
+        words = segment.split()
+        if words and "/" not in words[0] and "=" not in words[0]:
+            names.append(words[0])
+    return names
+
+
+def missing_elements(launch, also=()):
+    return [n for n in dict.fromkeys(launch_elements(launch) + list(also))
+            if Gst.ElementFactory.find(n) is None]
+
+
+def check(args):
+    """--check: every element of every pipeline variant this script builds."""
+    launches = []
+    for profile in ("baseline", "high"):
+        args.profile, args.audio = profile, "1"
+        launches.append(build_launch(args))
+    missing = []
+    for launch in launches:
+        missing += missing_elements(launch, args.also_element)
+    missing = list(dict.fromkeys(missing))
+    print("MISSING " + " ".join(missing) if missing else "OK", flush=True)
+    sys.exit(0)
 
 
 def build_launch(args):
@@ -77,6 +115,15 @@ def build_launch(args):
 def main():
     args = parse_args()
     Gst.init(None)
+    if args.check:
+        check(args)
+    launch = build_launch(args)
+    missing = missing_elements(launch, args.also_element)
+    if missing:
+        # Fail at once with the names, not later as an RTSP "5XX" to the client.
+        print("ERROR missing GStreamer elements: " + " ".join(missing)
+              + " (run: node test/preflight.mjs)", flush=True)
+        sys.exit(1)
     loop = GLib.MainLoop()
 
     server = GstRtspServer.RTSPServer()
@@ -84,7 +131,7 @@ def main():
     server.set_service(str(args.port))
 
     factory = GstRtspServer.RTSPMediaFactory()
-    factory.set_launch(build_launch(args))
+    factory.set_launch(launch)
     factory.set_shared(True)
     factory.set_protocols(GstRtsp.RTSPLowerTrans.TCP | GstRtsp.RTSPLowerTrans.UDP)
 

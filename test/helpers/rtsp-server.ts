@@ -14,6 +14,8 @@ export interface RtspServerOptions {
   fps?: number;
   /** RTSP port; default 0 (the kernel picks one, the script reports it). */
   port?: number;
+  /** Elements to require on top of the pipeline's own (tests of the missing-element path). */
+  alsoElements?: string[];
   /** How long to wait for the READY line (default 20 000 ms). */
   startTimeoutMs?: number;
 }
@@ -48,6 +50,7 @@ export async function startRtspServer(opts: RtspServerOptions = {}): Promise<Rts
     '--width', String(opts.width ?? 320),
     '--height', String(opts.height ?? 240),
     '--fps', String(opts.fps ?? 25),
+    ...(opts.alsoElements ?? []).flatMap((e) => ['--also-element', e]),
   ];
   // stdin stays open as a lifeline: the script exits when it reaches EOF (our death).
   const child = spawn(PYTHON, args, { stdio: ['pipe', 'pipe', 'pipe'] });
