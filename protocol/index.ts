@@ -4,3 +4,4 @@ export * from './schemas.js';
 export * from './isobmff.js';
 export * from './mp4-init.js';
 export * from './fmp4-segmenter.js';
+export * from './channels.js';
