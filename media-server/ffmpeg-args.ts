@@ -48,7 +48,7 @@ function demoFont(): string | null {
   return fontFile;
 }
 
-function demoInput(demo: Config['demo']): string[] {
+export function demoInput(demo: Config['demo']): string[] {
   const size = `${demo.width}x${demo.height}`;
   const font = demoFont();
   const fontSize = Math.max(16, Math.round(demo.height / 12));
@@ -85,7 +85,7 @@ function urlInput(spec: SourceSpec, live: boolean, proxyUrl: string | undefined)
   return args;
 }
 
-function encodeArgs(profile: OutputProfile, gopFrames: number | undefined): string[] {
+export function encodeArgs(profile: OutputProfile, gopFrames: number | undefined): string[] {
   const args: string[] = [];
   if (profile.video === 'copy') args.push('-c:v', 'copy');
   if (profile.video === 'h264') {
@@ -99,7 +99,7 @@ function encodeArgs(profile: OutputProfile, gopFrames: number | undefined): stri
   return args;
 }
 
-const OUTPUT_ARGS = [
+export const OUTPUT_ARGS = [
   '-f', 'mp4',
   '-movflags', 'frag_keyframe+empty_moov+default_base_moof',
   '-frag_duration', String(FRAGMENT_DURATION_US),

@@ -6,10 +6,10 @@
  */
 import { spawn, type ChildProcessByStdio } from 'node:child_process';
 import { accessSync, constants } from 'node:fs';
-import type { Readable } from 'node:stream';
+import type { Readable, Writable } from 'node:stream';
 
 const STDERR_KEEP_BYTES = 8 * 1024;
-const live = new Set<ChildProcessByStdio<null, Readable, Readable>>();
+const live = new Set<ChildProcessByStdio<Writable | null, Readable, Readable>>();
 let spawned = 0;
 
 process.once('exit', () => {
@@ -55,20 +55,44 @@ function withLimits(binary: string, args: readonly string[], limits: ProcessLimi
   return [PRLIMIT, [`--as=${limits.addressSpaceBytes}`, `--nofile=${limits.openFiles}`, '--core=0', '--', binary, ...args]];
 }
 
+/** Extras for a process fed by us (the CLI's publish): a stdin pipe, and death with its parent. */
+export interface SpawnExtras {
+  /** 'pipe' gives the process a stdin this side writes (default 'ignore'). */
+  stdin?: 'ignore' | 'pipe';
+  /** Signal the kernel sends the process when this Node process dies, even by SIGKILL (util-linux setpriv). */
+  parentDeathSignal?: NodeJS.Signals;
+}
+
+const SETPRIV = '/usr/bin/setpriv';
+
+function withParentDeath([file, argv]: [string, string[]], signal: NodeJS.Signals | undefined): [string, string[]] {
+  if (!signal) return [file, argv];
+  try {
+    accessSync(SETPRIV, constants.X_OK);
+  } catch {
+    return [file, argv]; // no setpriv: the SIGPIPE on stdout and the exit handler still end it
+  }
+  return [SETPRIV, [`--pdeathsig=${signal.replace(/^SIG/, '')}`, '--', file, ...argv]];
+}
+
 export class FfmpegProcess {
   readonly pid: number;
   readonly stdout: Readable;
+  /** The process's stdin when spawned with `stdin: 'pipe'`, else null. */
+  readonly stdin: Writable | null;
   /** Resolves once the process has exited and been reaped. */
   readonly exited: Promise<ExitInfo>;
   private stderrTail = '';
   private exitInfo: ExitInfo | undefined;
 
-  constructor(binary: string, args: readonly string[], limits?: ProcessLimits) {
-    const [file, argv] = withLimits(binary, args, limits);
-    const child = spawn(file, argv, { stdio: ['ignore', 'pipe', 'pipe'], detached: true, shell: false });
+  constructor(binary: string, args: readonly string[], limits?: ProcessLimits, extras: SpawnExtras = {}) {
+    const [file, argv] = withParentDeath(withLimits(binary, args, limits), extras.parentDeathSignal);
+    const stdio: ['ignore' | 'pipe', 'pipe', 'pipe'] = [extras.stdin ?? 'ignore', 'pipe', 'pipe'];
+    const child = spawn(file, argv, { stdio, detached: true, shell: false }) as ChildProcessByStdio<Writable | null, Readable, Readable>;
     live.add(child);
     spawned++;
     this.stdout = child.stdout;
+    this.stdin = child.stdin;
     child.stderr.setEncoding('utf8');
     child.stderr.on('data', (text: string) => {
       this.stderrTail = (this.stderrTail + text).slice(-STDERR_KEEP_BYTES);
