@@ -13,9 +13,13 @@
  * Nobody writes `$SYS/`. A client id in use by one user cannot be taken over by
  * another user while it is connected, nor for `clientIdHoldMs` after it left.
  *
- * Refusals: CONNACK 5 (no credentials), 4 (bad credentials), 2 (client id);
- * SUBACK 0x80 for a filter; a refused PUBLISH is dropped and, as MQTT 3.1.1 has no
+ * Refusals, MQTT 3.1.1: CONNACK 5 (no credentials), 4 (bad credentials), 2 (client
+ * id); SUBACK 0x80 for a filter; a refused PUBLISH is dropped and, as 3.1.1 has no
  * negative PUBACK, Aedes closes that client's connection.
+ * MQTT 5 (Aedes 2 maps the same hooks): CONNACK 0x87, 0x86, 0x85; SUBACK 0x87; a
+ * refused QoS 1/2 PUBLISH gets PUBACK/PUBREC 0x87 with the error message as Reason
+ * String (so it names only the client's own topic), a QoS 0 one is dropped, and the
+ * connection stays up.
  */
 import { randomBytes } from 'node:crypto';
 import type { AedesOptions, AuthenticateError, Client, PublishPacket } from 'aedes';
@@ -239,7 +243,9 @@ export function createAuthHooks(options: AuthHooksOptions): AuthHooks {
       done(null);
       return;
     }
-    log.warn({ clientId: client?.id, username: who?.username, topic: packet.topic, retain: packet.retain }, 'broker auth: publish refused');
+    // An MQTT 5 client keeps its connection after a refusal and can repeat it at will: info, like refused filters.
+    const level = client?.version === 5 ? 'info' : 'warn';
+    log[level]({ clientId: client?.id, username: who?.username, topic: packet.topic, retain: packet.retain }, 'broker auth: publish refused');
     done(new Error(`not authorized to publish to ${packet.topic}${packet.retain ? ' (retained)' : ''}`));
   };
 

@@ -1,6 +1,10 @@
 /**
- * The embedded MQTT broker: Aedes behind a TCP listener and an
- * MQTT-over-WebSocket endpoint that the HTTP server mounts at `/mqtt`.
+ * The embedded MQTT broker: Aedes 2 (MQTT 3.1.1 and 5) behind a TCP listener
+ * and an MQTT-over-WebSocket endpoint that the HTTP server mounts at `/mqtt`.
+ * MQTT 5 clients get reason codes where 3.1.1 has none: CONNACK 0x85/0x86/0x87,
+ * SUBACK 0x87, PUBACK 0x87 (the connection stays up), DISCONNECT 0x95 for a
+ * packet over `maxPacketBytes`, SUBACK 0x9E for `$share/` (Aedes has no shared
+ * subscriptions).
  */
 import net from 'node:net';
 import type { IncomingMessage } from 'node:http';
@@ -9,8 +13,11 @@ import { Aedes, type AedesOptions } from 'aedes';
 import { WebSocketServer, createWebSocketStream, type WebSocket } from 'ws';
 import type { Logger } from 'pino';
 import { topicMatches } from '../protocol/index.js';
-import { guardPacketSize } from './packet-size-guard.js';
+import { guardPacketSize, packetWireSize } from './packet-size-guard.js';
 import { listen, closeServer } from './listen.js';
+
+/** How long Aedes has to refuse an oversized packet before the guard cuts the connection itself. */
+const PACKET_TOO_LARGE_GRACE_MS = 2000;
 
 export interface EmbeddedBrokerOptions {
   host: string;
@@ -46,7 +53,8 @@ export class EmbeddedBroker {
     });
     aedes.on('subscribe', (subs, client) => {
       const set = this.filters.get(client.id) ?? new Set<string>();
-      for (const sub of subs) set.add(sub.topic);
+      // Refused filters are in the event too, with their failure code (0x80, 0x87, 0x9E) as qos.
+      for (const sub of subs) if (sub.qos < 0x80) set.add(sub.topic);
       this.filters.set(client.id, set);
     });
     aedes.on('unsubscribe', (topics, client) => {
@@ -65,6 +73,9 @@ export class EmbeddedBroker {
       concurrency: 1000,
       maxClientsIdLength: 128,
       heartbeatInterval: 60_000,
+      // The same limit as the packet guard, counted on the wire (MQTT 5's Maximum Packet Size):
+      // Aedes refuses the packet with DISCONNECT 0x95 for an MQTT 5 client, drops a 3.1.1 client.
+      maximumPacketSize: packetWireSize(options.maxPacketBytes),
       ...options.hooks,
     });
     const broker = new EmbeddedBroker(aedes, options);
@@ -107,7 +118,8 @@ export class EmbeddedBroker {
       conn.destroy();
       return;
     }
-    const guarded = guardPacketSize(conn, this.options.maxPacketBytes);
+    // The guard hands the oversized header to Aedes (which answers it) and bounds what is buffered meanwhile.
+    const guarded = guardPacketSize(conn, this.options.maxPacketBytes, { handOverMs: PACKET_TOO_LARGE_GRACE_MS });
     guarded.on('error', (err) => this.log.debug({ err }, 'connection closed by packet guard or socket error'));
     this.aedes.handle(guarded, req);
   }

@@ -10,6 +10,7 @@ import type { AddressInfo } from 'node:net';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import pino from 'pino';
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { runCommand, type RunResult } from './helpers/child.js';
 import { subackCodes } from './helpers/mqtt.js';
 import { createAuthHooks, type BrokerUser } from '../broker/auth.js';
 import { EmbeddedBroker } from '../broker/embedded-broker.js';
@@ -139,6 +140,56 @@ describe('embedded broker in secure mode', () => {
     expect(toAlice.slice(1).sort()).toEqual([`${reply}/status={"state":"playing"}`, `${reply}=\u0000\u0000\u0000\bftyp`].sort());
   });
 
+  it('gives MQTT 5 clients reason codes: CONNACK 0x87/0x86/0x85, SUBACK 0x87, PUBACK 0x87 without a disconnect', async () => {
+    const v5 = (username: string, clientId: string): Promise<MqttClient> => connect({ protocolVersion: 5, username, password: password(username), clientId });
+    await expect(connect({ protocolVersion: 5, clientId: 'anon' })).rejects.toMatchObject({ code: 0x87 });
+    await expect(connect({ protocolVersion: 5, clientId: 'a1', username: 'alice', password: 'guess' })).rejects.toMatchObject({ code: 0x86 });
+    await expect(v5('alice', 'bad/id')).rejects.toMatchObject({ code: 0x85 });
+    const { seen } = await serverObserver();
+    const alice = await v5('alice', 'a1');
+    await expect(v5('bob', 'a1')).rejects.toMatchObject({ code: 0x85 }); // another user's client id
+    expect(await subackCodes(alice, ['video/session/bob/#', '#', 'video/session/alice/#'])).toEqual([0x87, 0x87, 0]);
+    let dropped = false;
+    alice.on('close', () => {
+      dropped = true;
+    });
+    for (const topic of ['video/session/bob/live', 'video/req/bob/play', 'video/catalog']) {
+      await expect(alice.publishAsync(topic, 'forged', { qos: 1 })).rejects.toMatchObject({ code: 0x87 });
+    }
+    await expect(alice.publishAsync('video/req/alice/play', 'kept', { qos: 1, retain: true })).rejects.toMatchObject({ code: 0x87 });
+    await alice.publishAsync('video/session/bob/live', 'forged at QoS 0', { qos: 0 }); // dropped silently
+    // A custom authorizePublish must keep refusing $SYS/, for the server role too.
+    const srv5 = await v5('srv', 'srv-v5');
+    await expect(srv5.publishAsync('$SYS/fake', 'x', { qos: 1 })).rejects.toMatchObject({ code: 0x87 });
+    await alice.publishAsync(topics.clientRequest('alice', 'play'), '{"source":"demo"}', { qos: 1 });
+    await expect.poll(() => seen).toEqual(['video/req/alice/play={"source":"demo"}']);
+    expect(dropped).toBe(false);
+    expect(alice.connected && srv5.connected).toBe(true);
+  });
+
+  it('lets mosquitto_pub -V 5 in with the right password only', async () => {
+    const { seen } = await serverObserver();
+    const pub = (user: string, pw: string): Promise<RunResult> =>
+      runCommand('mosquitto_pub', ['-V', '5', '-h', '127.0.0.1', '-p', String(broker.port), '-i', 'a1', '-u', user, '-P', pw, '-q', '1', '-t', topics.clientRequest('alice', 'play'), '-m', 'from cli'], { timeoutMs: 30_000 });
+    const refused = await pub('alice', 'guess');
+    expect(refused.code).not.toBe(0);
+    expect(refused.stderr).toMatch(/bad user name or password/i);
+    const ok = await pub('alice', password('alice'));
+    expect(ok.code, ok.stderr).toBe(0);
+    await expect.poll(() => seen).toEqual(['video/req/alice/play=from cli']);
+  });
+
+  it("does not count a refused filter as a subscriber of that topic", async () => {
+    const alice = await as('alice', 'a1');
+    expect(await subackCodes(alice, ['video/session/bob/#'])).toEqual([128]);
+    const v5 = await connect({ protocolVersion: 5, username: 'bob', password: password('bob'), clientId: 'b1' });
+    expect(await subackCodes(v5, ['video/session/alice/#', '$share/g/video/session/bob/#'])).toEqual([0x87, 0x9e]);
+    expect(broker.hasSubscriber('video/session/bob/live')).toBe(false);
+    expect(broker.hasSubscriber('video/session/alice/live')).toBe(false);
+    await alice.subscribeAsync(`${topics.sessionRoot('alice')}#`);
+    await expect.poll(() => broker.hasSubscriber('video/session/alice/live')).toBe(true);
+  });
+
   it('applies the same rules to MQTT over WebSocket', async () => {
     const http: Server = createServer((_req, res) => res.writeHead(404).end());
     http.on('upgrade', (req, socket, head) => broker.handleUpgrade(req, socket, head));
@@ -149,6 +200,8 @@ describe('embedded broker in secure mode', () => {
       await expect(connect({ clientId: 'anon' }, wsUrl)).rejects.toMatchObject({ code: 5 });
       const alice = await connect({ clientId: 'a1', username: 'alice', password: password('alice') }, wsUrl);
       expect(await subackCodes(alice, ['video/session/bob/#', 'video/session/alice/#'])).toEqual([128, 0]);
+      const bob = await connect({ protocolVersion: 5, clientId: 'b1', username: 'bob', password: password('bob') }, wsUrl);
+      expect(await subackCodes(bob, ['video/session/alice/#', 'video/session/bob/#'])).toEqual([0x87, 0]);
     } finally {
       await Promise.all(clients.splice(0).map((c) => c.endAsync(true)));
       http.closeAllConnections();
