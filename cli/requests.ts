@@ -2,9 +2,10 @@
 import { createWriteStream } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import type { Writable } from 'node:stream';
-import mqtt, { type MqttClient } from 'mqtt';
+import type { MqttClient } from 'mqtt';
 import { StatusSchema, createTopics, topLevelTypes, type Topics } from '../protocol/index.js';
 import { CliError, EXIT } from './exit-codes.js';
+import { connectMqtt } from './mqtt-connect.js';
 
 export interface RequestFlags {
   broker: string;
@@ -65,27 +66,14 @@ function target(arg: string): Record<string, string> {
   return arg.includes('://') ? { url: arg } : { source: arg };
 }
 
-async function connect(flags: RequestFlags, clientId: string): Promise<MqttClient> {
-  const client = mqtt.connect(flags.broker, {
+function connect(flags: RequestFlags, clientId: string): Promise<MqttClient> {
+  return connectMqtt(flags.broker, {
     clientId,
     username: flags.username,
     password: flags.password,
-    protocolVersion: 4,
     reconnectPeriod: 0,
     connectTimeout: 5000,
   });
-  await new Promise<void>((resolve, reject) => {
-    client.once('connect', () => resolve());
-    client.once('error', (err: Error & { code?: unknown }) => {
-      const unreachable = ['ECONNREFUSED', 'EHOSTUNREACH', 'ENOTFOUND', 'ETIMEDOUT'].includes(String(err.code));
-      reject(new CliError(`${unreachable ? 'cannot reach' : 'cannot use'} the MQTT broker at ${flags.broker}: ${err.message}`, EXIT.BROKER_UNREACHABLE));
-    });
-    client.once('close', () => reject(new CliError(`cannot reach the MQTT broker at ${flags.broker}`, EXIT.BROKER_UNREACHABLE)));
-  });
-  client.removeAllListeners('close');
-  client.removeAllListeners('error');
-  client.on('error', () => undefined);
-  return client;
 }
 
 export async function describeCommand(arg: string, flags: RequestFlags): Promise<void> {

@@ -62,11 +62,11 @@ function open() {
 }
 
 describe('MqttConnection', () => {
-  it('connects with MQTT 3.1.1, a clean session, its client id and the stop last-will', () => {
+  it('connects with MQTT 5, a clean session, its client id and the stop last-will', () => {
     const { client, url } = open();
     expect(url()).toBe('ws://127.0.0.1:8080/mqtt');
     expect(client.options).toMatchObject({
-      protocolVersion: 4,
+      protocolVersion: 5,
       clean: true,
       clientId: 'web-test',
       queueQoSZero: false,
@@ -89,6 +89,17 @@ describe('MqttConnection', () => {
     expect(client.options.reconnectPeriod).toBe(1000);
     expect(conn.everConnected).toBe(true);
     expect(states).toEqual(['reconnecting', 'connected']);
+  });
+
+  it('falls back to MQTT 3.1.1 at once, without a problem shown, when the broker refuses MQTT 5', () => {
+    const { client, problems } = open();
+    client.emit('error', Object.assign(new Error('Connection refused: Unacceptable protocol version'), { code: 1 }));
+    client.emit('close');
+    expect(client.options.protocolVersion).toBe(4);
+    expect(client.options.reconnectPeriod).toBeLessThan(100);
+    expect(problems).toEqual([]);
+    client.emit('error', Object.assign(new Error('Connection refused: Not authorized'), { code: 5 }));
+    expect(problems).toEqual([['Connection refused: Not authorized', true]]);
   });
 
   it('tells a refusal by the broker from an unreachable broker', () => {

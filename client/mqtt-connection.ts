@@ -1,6 +1,7 @@
 /**
- * The page's one MQTT connection (MQTT.js over WebSocket, MQTT 3.1.1, clean
- * session), with a last-will, reconnect backoff and typed events.
+ * The page's one MQTT connection (MQTT.js over WebSocket, MQTT 5 — or 3.1.1 when
+ * the broker refuses 5 —, clean session), with a last-will, reconnect backoff and
+ * typed events.
  */
 import mqtt from 'mqtt';
 import type { IClientOptions } from 'mqtt';
@@ -24,7 +25,7 @@ export interface Will {
 /** The part of MQTT.js's MqttClient this wrapper uses; tests supply a fake. */
 export interface MqttClientLike {
   readonly connected: boolean;
-  readonly options: Pick<IClientOptions, 'reconnectPeriod' | 'will'>;
+  readonly options: Pick<IClientOptions, 'reconnectPeriod' | 'will' | 'protocolVersion'>;
   on(event: 'connect' | 'reconnect' | 'close', listener: () => void): unknown;
   on(event: 'error', listener: (err: Error & { code?: unknown }) => void): unknown;
   on(event: 'message', listener: (topic: string, payload: Uint8Array) => void): unknown;
@@ -78,6 +79,7 @@ export class MqttConnection extends Emitter<ConnectionEvents> {
   everConnected = false;
   private readonly client: MqttClientLike;
   private attempts = 0;
+  private fallingBack = false;
   private readonly log: Logger;
 
   constructor(readonly options: MqttConnectionOptions) {
@@ -87,7 +89,7 @@ export class MqttConnection extends Emitter<ConnectionEvents> {
     this.client = connect(options.url, {
       clientId: options.clientId,
       ...(options.username ? { username: options.username, password: options.password ?? '' } : {}),
-      protocolVersion: 4,
+      protocolVersion: 5,
       clean: true,
       keepalive: 20,
       connectTimeout: 5000,
@@ -168,12 +170,24 @@ export class MqttConnection extends Emitter<ConnectionEvents> {
 
   private readonly onClose = (): void => {
     if (this.state === 'closed') return;
+    if (this.fallingBack) {
+      this.fallingBack = false; // closed by the MQTT 5 refusal; the 3.1.1 attempt follows at once
+      return;
+    }
     const where = this.options.url;
     this.emit('problem', this.everConnected ? `lost the connection to ${where}` : `no answer from ${where}`, false);
     this.setState('reconnecting');
   };
 
   private readonly onError = (err: Error & { code?: unknown }): void => {
+    if (this.client.options.protocolVersion === 5 && (err.code === 1 || /unacceptable protocol version/i.test(err.message))) {
+      // A broker that speaks only MQTT 3.1.1: the next attempt (MQTT.js reads the options again) uses it.
+      this.log.info('the broker does not speak MQTT 5; using MQTT 3.1.1');
+      this.client.options.protocolVersion = 4;
+      this.client.options.reconnectPeriod = 1;
+      this.fallingBack = true;
+      return;
+    }
     this.log.warn('mqtt error', err.message);
     // MQTT.js sets a numeric `code` (the CONNACK return code) when the broker refuses the connection.
     if (this.state !== 'closed') this.emit('problem', err.message, typeof err.code === 'number');

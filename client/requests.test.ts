@@ -38,7 +38,7 @@ describe('Requests', () => {
       requestId: 'p-7',
       clientId: 'web-abc',
     });
-    expect(StopRequestSchema.parse(JSON.parse(r.stop().payload)).replyTopic).toBe(r.replyTopic);
+    expect(StopRequestSchema.parse(JSON.parse(r.stop().payload))).toMatchObject({ by: 'reply_topic', replyTopic: r.replyTopic });
   });
 
   it('rounds and bounds buffered_ms in acks', () => {

@@ -10,8 +10,10 @@ import {
   AckRequestSchema,
   DescribeRequestSchema,
   MqttcastError,
+  PRESENCE_KINDS,
   PROTOCOL_VERSION,
   PlayRequestSchema,
+  PresenceMessageSchema,
   REQUEST_KINDS,
   StopRequestSchema,
   createTopics,
@@ -20,7 +22,9 @@ import {
   toMqttcastError,
   type Catalog,
   type DescribeReply,
+  type PresenceKind,
   type RequestKind,
+  type Target,
   type Topics,
 } from '../protocol/index.js';
 import { resolveAllowed } from './address-policy.js';
@@ -28,13 +32,13 @@ import { Allowlist, namesIpLiteral } from './allowlist.js';
 import { isSecure, type Config } from './config.js';
 import { EgressProxy, type EgressScope } from './egress-proxy.js';
 import { Metrics } from './metrics.js';
-import type { MqttLink } from './mqtt-link.js';
+import type { MessageProperties, MqttLink } from './mqtt-link.js';
 import { Prober } from './probe.js';
 import { RateLimiter } from './rate-limiter.js';
 import { SessionRegistry } from './session-registry.js';
 import { Session, type EndReason, type SessionSink } from './session.js';
-import { catalogSources, resolveTarget } from './sources.js';
-import { errorBody, errorsTopicFor, replyTopicProblemFor, routeRequest, statusError } from './request-routing.js';
+import { catalogSources, resolveTarget, targetKey } from './sources.js';
+import { errorBody, errorsTopicFor, replyTopicProblemFor, routePresence, routeRequest, statusError } from './request-routing.js';
 import { UpstreamPool } from './upstream-pool.js';
 
 export const SERVER_VERSION = '0.1.0';
@@ -61,7 +65,6 @@ export class MediaServer {
   private readonly prober: Prober;
   private readonly sessions: SessionRegistry;
   private readonly log: Logger;
-  private readonly sink: SessionSink;
   private closing = false;
   private sequence = 0;
   private brokerLossTimer?: NodeJS.Timeout;
@@ -95,14 +98,9 @@ export class MediaServer {
       ? new RateLimiter(limits.requestsPerSecond, limits.requestBurst)
       : new RateLimiter(limits.openRequestsPerSecond, limits.openRequestBurst, 1);
     this.pool = new UpstreamPool(config, options.ffmpeg, this.prober, this.metrics, this.log, egress);
-    this.sink = {
-      publishData: (topic, data) => link.publishData(topic, data),
-      publishStatus: (replyTopic, status) => link.publishJson(this.topics.status(replyTopic), status),
-      publishReplyError: (replyTopic, code, message, requestId) => link.publishJson(replyTopic, errorBody(code, message, requestId)),
-    };
     this.metrics.gauge('mqttcast_sessions', 'Sessions playing now', () => this.sessions.size);
     this.metrics.gauge('mqttcast_upstreams', 'Upstreams (ffmpeg processes) running now', () => this.pool.size);
-    link.on('message', (topic, payload, retained) => this.onMessage(topic, payload, retained));
+    link.on('message', (topic, payload, retained, props) => this.onMessage(topic, payload, retained, props));
     link.on('connected', () => {
       clearTimeout(this.brokerLossTimer);
       this.brokerLossTimer = undefined;
@@ -149,14 +147,27 @@ export class MediaServer {
   /**
    * Topics the server subscribes to: `P/<kind>`, or `P/req/+/<kind>` in secure mode.
    * With a share group, describe and play are shared (one server takes each); stop and
-   * ack reach every server, and the one that owns the session acts.
+   * ack reach every server, and the one that owns the session acts. In open mode also
+   * the seed client's `P/register` and `P/unregister` (its last will).
    */
   static subscriptions(config: Config): string[] {
     const topics = createTopics(config.prefix);
-    return REQUEST_KINDS.map((k) => {
+    const requests = REQUEST_KINDS.map((k) => {
       const topic = isSecure(config) ? topics.clientRequestPattern(k) : topics.request(k);
       return config.shareGroup && (k === 'describe' || k === 'play') ? `$share/${config.shareGroup}/${topic}` : topic;
     });
+    return isSecure(config) ? requests : [...requests, ...PRESENCE_KINDS.map((k) => topics.request(k))];
+  }
+
+  /** Where a session's media, status and errors go; JSON echoes the request's MQTT 5 Correlation Data. */
+  private sinkFor(correlationData?: Buffer): SessionSink {
+    const { link } = this.options;
+    return {
+      publishData: (topic, data) => link.publishData(topic, data, isInitSegment(data)),
+      publishStatus: (replyTopic, status) => link.publishJson(this.topics.status(replyTopic), status, { correlationData }),
+      publishReplyError: (replyTopic, code, message, requestId) =>
+        link.publishJson(replyTopic, errorBody(code, message, requestId), { correlationData }),
+    };
   }
 
   private get secure(): boolean {
@@ -211,7 +222,9 @@ export class MediaServer {
     this.options.link.publishJson(this.topics.catalog, this.catalog(), { retain: true });
   }
 
-  private onMessage(topic: string, payload: Buffer, retained: boolean): void {
+  private onMessage(topic: string, payload: Buffer, retained: boolean, props: MessageProperties): void {
+    const presence = this.secure ? undefined : routePresence(topic, this.topics);
+    if (presence) return this.onPresence(presence, topic, payload, retained);
     const route = routeRequest(topic, this.topics, this.secure);
     if (!route) return;
     const { kind, clientId } = route;
@@ -222,43 +235,44 @@ export class MediaServer {
       return;
     }
     this.metrics.requests.inc({ kind });
-    this.handle(kind, payload, clientId).catch((err: unknown) => {
+    this.handle(kind, payload, props, clientId).catch((err: unknown) => {
       // Handlers report their own errors; reaching here is a bug, never a crash.
       this.log.error({ err, kind }, 'request handler failed');
     });
   }
 
-  private async handle(kind: RequestKind, payload: Buffer, clientId?: string): Promise<void> {
+  private async handle(kind: RequestKind, payload: Buffer, props: MessageProperties, clientId?: string): Promise<void> {
     try {
       if (this.closing) throw new MqttcastError('SOURCE_UNAVAILABLE', 'the media server is shutting down; try again in a moment');
       // Acks are cheap keepalives; the requests that can start processes are rate-limited.
       if (kind !== 'ack' && !this.rateLimiter.take(clientId ?? 'open')) {
         throw new MqttcastError('TOO_MANY_SESSIONS', 'too many requests from this client; slow down');
       }
-      if (kind === 'describe') await this.describe(payload, clientId);
-      else if (kind === 'play') await this.play(payload, clientId);
-      else if (kind === 'stop') this.stop(payload, clientId);
-      else this.ack(payload, clientId);
+      if (kind === 'describe') await this.describe(payload, props, clientId);
+      else if (kind === 'play') await this.play(payload, props, clientId);
+      else if (kind === 'stop') this.stop(payload, props, clientId);
+      else this.ack(payload, props, clientId);
     } catch (err) {
-      this.refuse(kind, payload, toMqttcastError(err), clientId);
+      this.refuse(kind, payload, toMqttcastError(err), props, clientId);
     }
   }
 
   /** Sends a refusal where the requester can see it: its reply topic if usable, else the errors topic. */
-  private refuse(kind: RequestKind, payload: Buffer, error: MqttcastError, clientId?: string): void {
+  private refuse(kind: RequestKind, payload: Buffer, error: MqttcastError, props: MessageProperties, clientId?: string): void {
     this.metrics.rejected.inc({ code: error.code });
     if (error.code === 'INTERNAL') this.log.error({ err: error.cause ?? error, kind }, 'internal error');
     else this.log.info({ kind, code: error.code, reason: error.message }, 'request refused');
-    const { replyTopic, requestId } = salvageReplyTopic(payload);
+    const { replyTopic, requestId } = salvageReplyTopic(payload, props);
+    const { correlationData } = props;
     const body = errorBody(error.code, error.message, requestId);
     const usable = replyTopic !== undefined && replyTopicProblemFor(replyTopic, this.topics, this.secure, clientId) === null;
     const ownedByOther = usable && this.sessions.get(replyTopic) !== undefined && error.code === 'REPLY_TOPIC_IN_USE';
     if (!usable || ownedByOther) {
-      this.options.link.publishJson(errorsTopicFor(this.topics, clientId), { ...body, request: kind, reply_topic: replyTopic?.slice(0, 256) });
+      this.options.link.publishJson(errorsTopicFor(this.topics, clientId), { ...body, request: kind, reply_topic: replyTopic?.slice(0, 256) }, { correlationData });
       return;
     }
-    if (kind === 'describe' || kind === 'play') this.options.link.publishJson(replyTopic, body);
-    if (kind !== 'describe') this.options.link.publishJson(this.topics.status(replyTopic), statusError(error, requestId));
+    if (kind === 'describe' || kind === 'play') this.options.link.publishJson(replyTopic, body, { correlationData });
+    if (kind !== 'describe') this.options.link.publishJson(this.topics.status(replyTopic), statusError(error, requestId), { correlationData });
   }
 
   private checkReplyTopic(topic: string, clientId?: string): void {
@@ -266,8 +280,8 @@ export class MediaServer {
     if (problem) throw new MqttcastError('REPLY_TOPIC_INVALID', `reply topic "${topic.slice(0, 64)}" ${problem}`);
   }
 
-  private async describe(payload: Buffer, topicClientId?: string): Promise<void> {
-    const req = parseRequest(DescribeRequestSchema, payload);
+  private async describe(payload: Buffer, props: MessageProperties, topicClientId?: string): Promise<void> {
+    const req = parseRequest(DescribeRequestSchema, payload, props);
     this.checkReplyTopic(req.replyTopic, topicClientId);
     const spec = await resolveTarget(req.target, this.allowlist, this.options.config);
     const { upstream, mode, live, probe } = await this.pool.acquire(spec, req.codecs);
@@ -290,11 +304,11 @@ export class MediaServer {
       error: '',
       ...(req.requestId ? { request_id: req.requestId } : {}),
     };
-    this.options.link.publishJson(req.replyTopic, reply);
+    this.options.link.publishJson(req.replyTopic, reply, { correlationData: props.correlationData });
   }
 
-  private async play(payload: Buffer, topicClientId?: string): Promise<void> {
-    const req = parseRequest(PlayRequestSchema, payload);
+  private async play(payload: Buffer, props: MessageProperties, topicClientId?: string): Promise<void> {
+    const req = parseRequest(PlayRequestSchema, payload, props);
     this.checkReplyTopic(req.replyTopic, topicClientId);
     // In secure mode the client id is the one the broker authenticated, not what the body claims.
     const clientId = topicClientId ?? req.clientId;
@@ -316,7 +330,7 @@ export class MediaServer {
         sourceKey: spec.key,
         mode,
         upstream,
-        sink: this.sink,
+        sink: this.sinkFor(props.correlationData),
         leaseMs: limits.leaseMs,
         maxSessionMs: limits.maxSessionSeconds * 1000,
         flowWindow: limits.flowWindow,
@@ -339,34 +353,90 @@ export class MediaServer {
     }
   }
 
-  private stop(payload: Buffer, topicClientId?: string): void {
-    const req = parseRequest(StopRequestSchema, payload);
+  private stop(payload: Buffer, props: MessageProperties, topicClientId?: string): void {
+    const req = parseRequest(StopRequestSchema, payload, props);
+    if (req.by === 'target') return this.stopTarget(req.target, topicClientId ?? req.clientId);
     this.checkReplyTopic(req.replyTopic, topicClientId);
     if (this.sessions.starting(req.replyTopic)) {
       this.sessions.cancel(req.replyTopic); // the play is still starting: it ends as soon as it exists
       return;
     }
     const session = this.sessions.get(req.replyTopic);
-    if (!session) return this.notMine(req.replyTopic);
+    if (!session) return this.notMine(`no session uses reply topic "${req.replyTopic}"`);
     session.end('stop');
   }
 
-  private ack(payload: Buffer, topicClientId?: string): void {
-    const req = parseRequest(AckRequestSchema, payload);
+  /**
+   * The seed client's `{"url": ...}` stop: ends that URL's sessions. In secure mode only
+   * the requesting client's; in open mode only sessions whose viewer does not ack (the
+   * seed's clients and scripts) — a viewer that acks (web player, CLI) is stopped only
+   * through its own reply topic, so one seed page cannot end another person's player.
+   */
+  private stopTarget(target: Target, clientId: string | undefined): void {
+    const key = targetKey(target, this.allowlist);
+    const mine = this.sessions.all().filter(
+      (s) =>
+        s.options.sourceKey === key &&
+        (clientId === undefined || s.options.clientId === clientId) &&
+        (this.secure || !s.acking),
+    );
+    if (mine.length === 0) {
+      const what = target.kind === 'url' ? target.url.slice(0, 128) : target.name;
+      return this.notMine(`no session of ${what} to stop (a {"url"} stop ends only sessions that do not ack; others stop by reply_topic)`);
+    }
+    this.log.info({ sessions: mine.length, clientId }, 'stop by source');
+    for (const s of mine) s.end('stop');
+  }
+
+  /**
+   * The seed client's presence: `register` on connect, `unregister` as its (retained)
+   * last will, which ends every session that client started (`client_gone`). A retained
+   * copy replayed at (re)subscribe is stale and only cleared; a live one is acted on, then
+   * cleared so it does not linger in the broker.
+   */
+  private onPresence(kind: PresenceKind, topic: string, payload: Buffer, retained: boolean): void {
+    if (payload.length === 0) return; // a cleared retained message
+    this.metrics.requests.inc({ kind });
+    if (retained) {
+      this.log.info({ topic }, 'cleared a stale retained presence message');
+      if (kind === 'unregister') this.options.link.clearRetained(topic);
+      return;
+    }
+    let clientId: string;
+    try {
+      clientId = parseRequest(PresenceMessageSchema, payload).clientId;
+    } catch (err) {
+      const e = toMqttcastError(err);
+      this.metrics.rejected.inc({ code: e.code });
+      this.options.link.publishJson(this.topics.errors, { ...errorBody(e.code, e.message), request: kind });
+      return;
+    }
+    if (kind === 'register') {
+      this.log.info({ clientId }, 'client registered');
+      return;
+    }
+    const theirs = this.sessions.all().filter((s) => s.options.clientId === clientId);
+    this.log.info({ clientId, sessions: theirs.length }, 'client unregistered; ending its sessions');
+    for (const s of theirs) s.end('client_gone');
+    this.options.link.clearRetained(topic);
+  }
+
+  private ack(payload: Buffer, props: MessageProperties, topicClientId?: string): void {
+    const req = parseRequest(AckRequestSchema, payload, props);
     if (this.secure) this.checkReplyTopic(req.replyTopic, topicClientId);
     if (this.sessions.starting(req.replyTopic)) return; // its play is still starting (probing a slow source)
     const session = this.sessions.get(req.replyTopic);
-    if (!session) return this.notMine(req.replyTopic);
+    if (!session) return this.notMine(`no session uses reply topic "${req.replyTopic}"`);
     session.ack(req.seq, req.bufferedMs);
   }
 
   /** A stop/ack for a session this server does not have: an error, unless another server of the group may own it. */
-  private notMine(replyTopic: string): void {
+  private notMine(message: string): void {
     if (this.options.config.shareGroup) {
-      this.log.debug({ replyTopic }, 'stop/ack for a session of another server');
+      this.log.debug({ message }, 'stop/ack for a session of another server');
       return;
     }
-    throw new MqttcastError('SESSION_NOT_FOUND', `no session uses reply topic "${replyTopic}"`);
+    throw new MqttcastError('SESSION_NOT_FOUND', message);
   }
 
   private onSessionEnded(session: Session, reason: EndReason): void {
@@ -385,4 +455,9 @@ export class MediaServer {
     await Promise.all([this.pool.close(), this.prober.close()]);
     await this.egress.close();
   }
+}
+
+/** Whether a media message is the init segment (starts with `ftyp`), which never expires. */
+function isInitSegment(data: Buffer): boolean {
+  return data.length >= 8 && data.toString('latin1', 4, 8) === 'ftyp';
 }

@@ -4,10 +4,12 @@
  * of coded error replies. Pure functions.
  */
 import {
+  PRESENCE_KINDS,
   REQUEST_KINDS,
   replyTopicProblem,
   type ErrorCode,
   type MqttcastError,
+  type PresenceKind,
   type RequestKind,
   type Status,
   type Topics,
@@ -24,6 +26,11 @@ export function routeRequest(topic: string, topics: Topics, secure: boolean): { 
   const [clientId, kind, ...rest] = topic.slice(root.length).split('/');
   if (!clientId || rest.length > 0 || !REQUEST_KINDS.includes(kind as RequestKind)) return undefined;
   return { kind: kind as RequestKind, clientId };
+}
+
+/** The seed's open-mode presence topics `P/register` and `P/unregister`. */
+export function routePresence(topic: string, topics: Topics): PresenceKind | undefined {
+  return PRESENCE_KINDS.find((k) => topic === topics.request(k));
 }
 
 /** Where errors go that cannot go to a reply topic: `P/errors`, or the client's own `P/session/<id>/errors`. */

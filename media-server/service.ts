@@ -147,7 +147,7 @@ export async function startService(config: Config, log: Logger, role: 'serve' | 
       url: brokerUrl,
       ...credentials,
       subscriptions: MediaServer.subscriptions(config),
-      protocolVersion: config.shareGroup ? 5 : 4,
+      protocolVersion: config.shareGroup ? 5 : 'auto', // shared subscriptions need MQTT 5
       log: log.child({ component: 'mqtt' }),
     }));
     opened.push(link);

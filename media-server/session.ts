@@ -9,7 +9,7 @@ import type { ErrorCode, InitInfo, Mode, MqttcastError, Status } from '../protoc
 import type { Metrics } from './metrics.js';
 import type { Fragment, Upstream, UpstreamEvent, UpstreamViewer } from './upstream.js';
 
-export type EndReason = 'stop' | 'source_ended' | 'lease_expired' | 'max_duration' | 'server_shutdown' | 'error' | 'broker_lost' | 'viewer_gone';
+export type EndReason = 'stop' | 'client_gone' | 'source_ended' | 'lease_expired' | 'max_duration' | 'server_shutdown' | 'error' | 'broker_lost' | 'viewer_gone';
 
 export interface SessionSink {
   publishData(topic: string, data: Buffer): boolean;

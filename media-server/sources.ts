@@ -32,6 +32,19 @@ export function kindOfUrl(url: string): SourceKind {
 }
 
 /**
+ * The key a target's sessions carry (`SourceSpec.key`), computed without resolving or
+ * allowlist checks: for matching a `{"url"}` stop against running sessions.
+ */
+export function targetKey(target: Target, allowlist: Allowlist): string {
+  if (target.kind === 'source') return `source:${target.name}`;
+  try {
+    return `url:${allowlist.match(target.url).href}`; // normalised as a play's was
+  } catch {
+    return `url:${target.url}`; // not playable here, so no session can have it
+  }
+}
+
+/**
  * Checks a request's target and says how to open it. A URL must match the
  * allowlist and its host must resolve to an allowed address — all before any
  * process starts.

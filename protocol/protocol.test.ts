@@ -67,13 +67,20 @@ describe('topics', () => {
 
   it.each([
     ['', 'characters long'], ['a'.repeat(257), 'characters long'], ['a/#', 'wildcards'], ['a/+/b', 'wildcards'],
-    ['$SYS/x', 'reserved'], ['a\u0000b', 'wildcards'], ['video/play', 'request topic'], ['video/describe/x', 'request topic'],
-    ['video/req/x/play', 'video/req'], ['video/catalog', 'request topic'], ['x/status', '/status'], ['a\nb', 'control'],
+    ['$SYS/x', 'reserved'], ['a\u0000b', 'wildcards'], ['video/play', 'request topic'], ['video/unregister', 'request topic'],
+    ['video/req/x/play', 'video/req'], ['video/req', 'video/req'], ['video/live/cam1/data', 'video/live'], ['video/catalog', 'request topic'], ['x/status', '/status'], ['a\nb', 'control'],
   ])('refuses reply topic %j', (topic, why) => {
     expect(replyTopicProblem(topic, topics)).toContain(why);
   });
 
   it('accepts ordinary reply topics', () => {
     for (const t of ['video/session/tab1/live', 'client/resp/1', 'me', 'a/b/c/d']) expect(replyTopicProblem(t, topics)).toBeNull();
+  });
+
+  it('accepts reply topics below a request topic (the seed client answers on client/describe/response_<n>)', () => {
+    const seed = createTopics('client');
+    expect(replyTopicProblem('client/describe/response_1', seed)).toBeNull();
+    expect(replyTopicProblem('video/play/mine', topics)).toBeNull();
+    expect(replyTopicProblem('client/describe', seed)).toContain('request topic');
   });
 });

@@ -54,21 +54,60 @@ export const DescribeRequestSchema = z
   }));
 export type DescribeRequest = z.output<typeof DescribeRequestSchema>;
 
+/** `client_id`, or the seed's `clientId`. */
+const clientIdFields = { client_id: shortText.optional(), clientId: shortText.optional() };
+
 export const PlayRequestSchema = z
-  .object({ ...targetFields, client_id: shortText.optional() })
+  .object({ ...targetFields, ...clientIdFields })
   .transform((raw, ctx) => ({
     target: normaliseTarget(raw, ctx),
     replyTopic: normaliseReplyTopic(raw, ctx),
     codecs: raw.codecs,
     requestId: raw.request_id,
-    clientId: raw.client_id,
+    clientId: raw.client_id ?? raw.clientId,
   }));
 export type PlayRequest = z.output<typeof PlayRequestSchema>;
 
+/**
+ * Stop one session by its reply topic, or (the seed client's form) every session of a
+ * URL or named source: `{"url": "..."}`.
+ */
 export const StopRequestSchema = z
-  .object({ reply_topic: topicText.optional(), resp_topic: topicText.optional(), request_id: shortText.optional() })
-  .transform((raw, ctx) => ({ replyTopic: normaliseReplyTopic(raw, ctx), requestId: raw.request_id }));
+  .object({
+    reply_topic: topicText.optional(),
+    resp_topic: topicText.optional(),
+    url: z.string().min(1).max(MAX_URL_LENGTH).optional(),
+    source: z.string().min(1).max(64).optional(),
+    request_id: shortText.optional(),
+    ...clientIdFields,
+  })
+  .transform((raw, ctx): StopRequestShape => {
+    const replyTopic = raw.reply_topic ?? raw.resp_topic;
+    const requestId = raw.request_id;
+    if (replyTopic !== undefined) return { by: 'reply_topic', replyTopic, requestId };
+    if (raw.url === undefined && raw.source === undefined) {
+      ctx.addIssue({ code: 'custom', message: '"reply_topic" (or the "url" of the sessions to end) is required', path: ['reply_topic'] });
+      return z.NEVER;
+    }
+    return { by: 'target', target: normaliseTarget(raw, ctx), clientId: raw.client_id ?? raw.clientId, requestId };
+  });
+type StopRequestShape =
+  | { by: 'reply_topic'; replyTopic: string; requestId?: string }
+  | { by: 'target'; target: Target; clientId?: string; requestId?: string };
 export type StopRequest = z.output<typeof StopRequestSchema>;
+
+/** The seed's presence messages: `register` on connect, `unregister` as its last will. */
+export const PresenceMessageSchema = z
+  .object(clientIdFields)
+  .transform((raw, ctx) => {
+    const clientId = raw.client_id ?? raw.clientId;
+    if (clientId === undefined) {
+      ctx.addIssue({ code: 'custom', message: '"clientId" is required', path: ['clientId'] });
+      return z.NEVER;
+    }
+    return { clientId };
+  });
+export type PresenceMessage = z.output<typeof PresenceMessageSchema>;
 
 export const AckRequestSchema = z
   .object({
@@ -149,8 +188,18 @@ export const CatalogSchema = z.object({
 });
 export type Catalog = z.infer<typeof CatalogSchema>;
 
-/** Parses an MQTT payload as JSON and validates it; every failure is an INVALID_REQUEST. */
-export function parseRequest<T extends z.ZodType>(schema: T, payload: Uint8Array | string): z.output<T> {
+/** What MQTT 5 properties of a request say about where to answer. */
+export interface RequestProperties {
+  /** The MQTT 5 Response Topic property, if the request carried one. */
+  responseTopic?: string;
+}
+
+/**
+ * Parses an MQTT payload as JSON and validates it; every failure is an INVALID_REQUEST.
+ * An MQTT 5 Response Topic stands in for a missing `reply_topic`; when both are given
+ * they must agree.
+ */
+export function parseRequest<T extends z.ZodType>(schema: T, payload: Uint8Array | string, props: RequestProperties = {}): z.output<T> {
   const size = typeof payload === 'string' ? payload.length : payload.byteLength;
   if (size > MAX_REQUEST_BYTES) {
     throw new MqttcastError('INVALID_REQUEST', `request is ${size} bytes; the limit is ${MAX_REQUEST_BYTES}`);
@@ -162,9 +211,24 @@ export function parseRequest<T extends z.ZodType>(schema: T, payload: Uint8Array
   } catch {
     throw new MqttcastError('INVALID_REQUEST', 'request is not valid JSON');
   }
+  if (props.responseTopic !== undefined) json = withResponseTopic(json, props.responseTopic);
   const result = schema.safeParse(json);
   if (!result.success) throw zodToMqttcastError(result.error);
   return result.data;
+}
+
+function withResponseTopic(json: unknown, responseTopic: string): unknown {
+  if (json === null || typeof json !== 'object' || Array.isArray(json)) return json;
+  const rec = json as Record<string, unknown>;
+  const given = rec.reply_topic ?? rec.resp_topic;
+  if (given === undefined) return { ...rec, reply_topic: responseTopic };
+  if (given !== responseTopic) {
+    throw new MqttcastError(
+      'INVALID_REQUEST',
+      `"reply_topic" (${String(given).slice(0, 64)}) and the MQTT 5 Response Topic (${responseTopic.slice(0, 64)}) disagree; give one, or the same in both`,
+    );
+  }
+  return json;
 }
 
 /** The one place a ZodError becomes a coded, readable error. */
@@ -178,7 +242,12 @@ export function zodToMqttcastError(error: z.ZodError): MqttcastError {
  * Best-effort extraction of a reply topic from a payload that failed validation,
  * so that the error can still be sent somewhere useful.
  */
-export function salvageReplyTopic(payload: Uint8Array | string): { replyTopic?: string; requestId?: string } {
+export function salvageReplyTopic(payload: Uint8Array | string, props: RequestProperties = {}): { replyTopic?: string; requestId?: string } {
+  const fromBody = salvageFromBody(payload);
+  return { ...fromBody, replyTopic: props.responseTopic ?? fromBody.replyTopic };
+}
+
+function salvageFromBody(payload: Uint8Array | string): { replyTopic?: string; requestId?: string } {
   try {
     const text = typeof payload === 'string' ? payload : new TextDecoder().decode(payload);
     if (text.length > MAX_REQUEST_BYTES) return {};

@@ -4,14 +4,20 @@
 export const DEFAULT_PREFIX = 'video';
 export const REQUEST_KINDS = ['describe', 'play', 'stop', 'ack'] as const;
 export type RequestKind = (typeof REQUEST_KINDS)[number];
+/**
+ * The seed prototype's presence messages (open mode): `P/register` on connect and
+ * `P/unregister` as its last will, both `{"clientId": "..."}`.
+ */
+export const PRESENCE_KINDS = ['register', 'unregister'] as const;
+export type PresenceKind = (typeof PRESENCE_KINDS)[number];
 
 export const MAX_REPLY_TOPIC_LENGTH = 256;
 export const STATUS_SUFFIX = '/status';
 
 export interface Topics {
   readonly prefix: string;
-  /** Open-mode request topic, e.g. `video/play`. */
-  request(kind: RequestKind): string;
+  /** Open-mode request topic, e.g. `video/play`; also the seed's `video/register|unregister`. */
+  request(kind: RequestKind | PresenceKind): string;
   /** Secure-mode request topic of one client, e.g. `video/req/tab-1/play`. */
   clientRequest(clientId: string, kind: RequestKind): string;
   /** Subscription pattern that covers every client's secure-mode requests. */
@@ -30,7 +36,7 @@ export function createTopics(prefix: string = DEFAULT_PREFIX): Topics {
   if (!isValidPrefix(prefix)) throw new Error(`invalid topic prefix "${prefix}"`);
   return Object.freeze({
     prefix,
-    request: (kind: RequestKind) => `${prefix}/${kind}`,
+    request: (kind: RequestKind | PresenceKind) => `${prefix}/${kind}`,
     clientRequest: (clientId: string, kind: RequestKind) => `${prefix}/req/${clientId}/${kind}`,
     clientRequestPattern: (kind: RequestKind) => `${prefix}/req/+/${kind}`,
     sessionRoot: (clientId: string) => `${prefix}/session/${clientId}/`,
@@ -45,7 +51,12 @@ export function isValidPrefix(prefix: string): boolean {
   return /^[A-Za-z0-9_.-]+(\/[A-Za-z0-9_.-]+)*$/.test(prefix) && prefix.length <= 64;
 }
 
-/** Why a reply topic is refused, or null if it is acceptable. */
+/**
+ * Why a reply topic is refused, or null if it is acceptable. Topics the server
+ * subscribes to or publishes itself are refused exactly; topics *below* a request
+ * topic are fine (the seed client replies on `client/describe/response_<n>`). The
+ * `P/req/` tree (secure-mode requests) and `P/live/` tree (channels) are refused whole.
+ */
 export function replyTopicProblem(topic: string, topics: Topics): string | null {
   if (topic.length < 1 || topic.length > MAX_REPLY_TOPIC_LENGTH) {
     return `must be 1 to ${MAX_REPLY_TOPIC_LENGTH} characters long`;
@@ -55,12 +66,13 @@ export function replyTopicProblem(topic: string, topics: Topics): string | null 
   if (topic.endsWith(STATUS_SUFFIX)) return `must not end with ${STATUS_SUFFIX} (used for status messages)`;
   // eslint-disable-next-line no-control-regex
   if (/[\u0001-\u001f\u007f]/.test(topic)) return 'must not contain control characters';
-  const reserved = [...REQUEST_KINDS.map((k) => `${topics.prefix}/${k}`), topics.catalog, topics.stats, topics.errors];
+  const reserved = [...[...REQUEST_KINDS, ...PRESENCE_KINDS].map((k) => topics.request(k)), topics.catalog, topics.stats, topics.errors];
   for (const r of reserved) {
-    if (topic === r || topic.startsWith(`${r}/`)) return `must not be a request topic (${r})`;
+    if (topic === r) return `must not be a request topic (${r})`;
   }
-  if (topic === `${topics.prefix}/req` || topic.startsWith(`${topics.prefix}/req/`)) {
-    return `must not be under ${topics.prefix}/req/`;
+  for (const tree of ['req', 'live']) {
+    const root = `${topics.prefix}/${tree}`;
+    if (topic === root || topic.startsWith(`${root}/`)) return `must not be under ${root}/`;
   }
   return null;
 }

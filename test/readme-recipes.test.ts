@@ -73,7 +73,7 @@ function script(name: string): string {
 
 it('README has the recipes these tests run', () => {
   expect([...recipes.keys()].sort()).toEqual(
-    ['cli', 'describe', 'play-to-file', 'play-to-player', 'secure-cli', 'secure-describe', 'secure-play-to-file', 'stop'].sort(),
+    ['cli', 'correlation', 'describe', 'play-to-file', 'play-to-player', 'secure-cli', 'secure-describe', 'secure-play-to-file', 'stop'].sort(),
   );
 });
 
@@ -128,6 +128,14 @@ for (const { name, secure, start } of ENVS) {
     });
 
     if (!secure) {
+      it('correlation: MQTT 5 Correlation Data and Content Type come back on the reply', async () => {
+        const r = await run('correlation');
+        expect(r.code, r.stderr).toBe(0);
+        const out = r.stdout.toString('utf8');
+        expect(out).toMatch(/^job-42 application\/json \{/);
+        expect(JSON.parse(out.slice(out.indexOf('{')))).toMatchObject({ ok: true });
+      });
+
       it('play into ffplay, then stop', async () => {
         const child = spawn('bash', ['-euo', 'pipefail', '-c', script('play-to-player')], { cwd: dir, env: vars(), detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
         let stderr = '';
