@@ -37,6 +37,7 @@ const TOOLS = [
   { name: 'systemd-analyze', apt: 'systemd', why: 'verifies the shipped systemd unit' },
   { name: PYTHON, apt: 'python3', why: 'runs the GStreamer RTSP test source' },
   { name: 'prlimit', apt: 'util-linux', why: 'resource limits of ffmpeg' },
+  { name: 'setpriv', apt: 'util-linux', why: 'mqttcast publish: ffmpeg dies with its parent (--pdeathsig)' },
 ];
 
 /** Files that must exist. */
