@@ -32,6 +32,27 @@ export interface EmbeddedBrokerOptions {
   drainTimeoutMs?: number;
 }
 
+/** The Aedes options of the embedded broker, without hooks (the bench gives Aedes 1.2 the same ones). */
+export function aedesOptions(options: Pick<EmbeddedBrokerOptions, 'maxPacketBytes' | 'drainTimeoutMs'>): AedesOptions {
+  return {
+    drainTimeout: options.drainTimeoutMs ?? 10_000,
+    // Messages in flight at once. A subscriber whose socket is full holds its slots until it
+    // drains or drainTimeout drops it; a large pool keeps the other subscribers flowing meanwhile.
+    concurrency: 1000,
+    maxClientsIdLength: 128,
+    heartbeatInterval: 60_000,
+    // The same limit as the packet guard, counted on the wire (MQTT 5's Maximum Packet Size):
+    // Aedes refuses the packet with DISCONNECT 0x95 for an MQTT 5 client, drops a 3.1.1 client.
+    maximumPacketSize: packetWireSize(options.maxPacketBytes),
+  };
+}
+
+/** Wraps a client connection in the packet guard the way the embedded broker does, for Aedes to handle. */
+export function guardConnection(conn: Duplex, maxPacketBytes: number): Duplex {
+  // The guard hands the oversized header to Aedes (which answers it) and bounds what is buffered meanwhile.
+  return guardPacketSize(conn, maxPacketBytes, { handOverMs: PACKET_TOO_LARGE_GRACE_MS });
+}
+
 export class EmbeddedBroker {
   readonly aedes: Aedes;
   private readonly tcp: net.Server;
@@ -66,18 +87,7 @@ export class EmbeddedBroker {
   }
 
   static async start(options: EmbeddedBrokerOptions): Promise<EmbeddedBroker> {
-    const aedes = await Aedes.createBroker({
-      drainTimeout: options.drainTimeoutMs ?? 10_000,
-      // Messages in flight at once. A subscriber whose socket is full holds its slots until it
-      // drains or drainTimeout drops it; a large pool keeps the other subscribers flowing meanwhile.
-      concurrency: 1000,
-      maxClientsIdLength: 128,
-      heartbeatInterval: 60_000,
-      // The same limit as the packet guard, counted on the wire (MQTT 5's Maximum Packet Size):
-      // Aedes refuses the packet with DISCONNECT 0x95 for an MQTT 5 client, drops a 3.1.1 client.
-      maximumPacketSize: packetWireSize(options.maxPacketBytes),
-      ...options.hooks,
-    });
+    const aedes = await Aedes.createBroker({ ...aedesOptions(options), ...options.hooks });
     const broker = new EmbeddedBroker(aedes, options);
     try {
       await listen(broker.tcp, options.port, options.host, 'MQTT', 'MQTTCAST_MQTT_PORT');
@@ -118,8 +128,7 @@ export class EmbeddedBroker {
       conn.destroy();
       return;
     }
-    // The guard hands the oversized header to Aedes (which answers it) and bounds what is buffered meanwhile.
-    const guarded = guardPacketSize(conn, this.options.maxPacketBytes, { handOverMs: PACKET_TOO_LARGE_GRACE_MS });
+    const guarded = guardConnection(conn, this.options.maxPacketBytes);
     guarded.on('error', (err) => this.log.debug({ err }, 'connection closed by packet guard or socket error'));
     this.aedes.handle(guarded, req);
   }

@@ -6,6 +6,8 @@
  * Mosquitto's own websockets listener (slow, so few messages and a time box);
  * and the bare-WebSocket floor (baseline b). Throughput is a burst of back-to-
  * back messages, except for Mosquitto's websockets (from the paced run).
+ * Then Aedes 2.0.0-beta.1 (embedded) against Aedes 1.2.0 side by side
+ * (../aedes-versions/compare.ts, the only bench module that needs aedes-v1).
  */
 import { createRequire } from 'node:module';
 import http from 'node:http';
@@ -15,6 +17,7 @@ import pino from 'pino';
 import { EmbeddedBroker } from '../../broker/embedded-broker.js';
 import { WsGateway } from '../../broker/ws-gateway.js';
 import { startMosquitto } from '../../test/helpers/mosquitto.js';
+import { compareAedesVersions } from '../aedes-versions/compare.js';
 import { openBareWebSocketPath } from '../baselines/bare-websocket.js';
 import type { Scenario, ScenarioContext } from '../context.js';
 import { measurePath, type MessagePath } from '../path-measure.js';
@@ -168,6 +171,7 @@ export const brokerScenario: Scenario = {
     r.ratio('bare WebSocket / Aedes TCP throughput, 200 kB messages', tp('bare WebSocket (no broker)'), tp('Aedes TCP'), 'MB/s');
     r.ratio('bare WebSocket / Aedes WS throughput, 200 kB messages', tp('bare WebSocket (no broker)'), tp('Aedes WS (ws 8 stream)'), 'MB/s');
     r.ratio('mqttcast gateway / Mosquitto WS listener throughput, 8 Mb/s', tp('Mosquitto via mqttcast gateway (WS)'), r.median('broker', 'Mosquitto WS listener 8 Mb/s: throughput (paced)'), 'MB/s');
+    await compareAedesVersions(ctx);
     if (!websocketStreamInstalled()) {
       r.note('broker', 'ws 8 createWebSocketStream vs websocket-stream as the Aedes WebSocket transport: websocket-stream not measured (package not installed); the ws 8 figures are the "Aedes WS" rows');
     }
