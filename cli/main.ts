@@ -3,6 +3,7 @@ import { parseArgs } from 'node:util';
 import { DEFAULT_PREFIX } from '../protocol/index.js';
 import { CliError, EXIT } from './exit-codes.js';
 import { describeCommand, playCommand, stopCommand, type RequestFlags } from './requests.js';
+import { publishCommand } from './publish.js';
 import { serve } from './serve.js';
 
 const HELP = `mqttcast — live video over MQTT
@@ -15,6 +16,7 @@ Usage:
   mqttcast describe <url|source>        ask a media server what a source contains
   mqttcast play <url|source> -o FILE    write the stream as fragmented MP4 (-o - for stdout)
   mqttcast stop <reply-topic>           end a session
+  mqttcast publish <input> --name N     publish a camera or stream as live channel N (runs ffmpeg here)
 
 Server options (serve):
   --config FILE        JSON or YAML config file (also MQTTCAST_CONFIG)
@@ -40,8 +42,35 @@ Client options (describe, play, stop):
   --duration S         play: stop after S seconds (default: until Ctrl-C or the source ends)
   -q, --quiet          play: no progress on stderr
 
-Exit codes: 0 ok, 1 usage or configuration, 2 refused by the server, 3 broker
-unreachable, 4 timed out, 5 stream failed after it started.
+Publish (on the device with the camera; needs ffmpeg there):
+  mqttcast publish demo --name cam1 --broker mqtt://broker.lan:1883
+  <input> is one of:
+    demo                 a test pattern with a clock and a tone
+    /dev/video0          a V4L2 camera (USB webcam, Raspberry Pi camera via v4l2)
+    rtsp://... http://...  an IP camera or a stream URL
+    FILE                 a local media file (add --loop to repeat it forever)
+    -                    any container on standard input (libcamera-vid, gst-launch ...)
+  The channel appears on P/live/N/init (retained), P/live/N/data (fragments) and
+  P/live/N/meta (retained JSON; "offline" when the publisher stops or vanishes).
+  --name N             channel name: 1-64 letters, digits, _ . - (required)
+  --broker URL         mqtt://, mqtts://, ws:// or wss:// (default mqtt://127.0.0.1:1883)
+  -u, --username U     -P, --password P     --prefix P (default video)
+  --ca FILE            CA certificate (PEM) to trust for mqtts:// or wss://
+  --insecure           accept any TLS certificate (testing only)
+  --loop               repeat a file input forever
+  --transcode          always re-encode to H.264/AAC (default: copy H.264/AAC as is)
+  --format F           ffmpeg input format, e.g. mpegts or h264 for a stream on stdin
+  --video-size WxH     capture size of a camera, picture size of demo (e.g. 1280x720)
+  --framerate N        frames per second of a camera, of demo, or of raw H.264 on stdin
+  --publisher LABEL    who publishes, shown in the meta (default host:pid)
+  -q, --quiet          no progress on stderr (errors are still printed)
+  Runs until Ctrl-C / SIGTERM (then marks the channel offline and clears its init),
+  or until a file or stdin input ends. ffmpeg is restarted if it dies; the broker is
+  reconnected if it goes away (fragments are dropped meanwhile, never queued).
+
+Exit codes: 0 ok, 1 usage or configuration, 2 refused by the server (publish: the
+broker refused the credentials), 3 broker unreachable, 4 timed out, 5 stream failed
+after it started (publish: the input could not be opened or ffmpeg failed).
 `;
 
 /** Runs one command; resolves true when the process must keep running (serve). */
@@ -69,6 +98,15 @@ async function main(argv: string[]): Promise<boolean> {
       output: { type: 'string', short: 'o' },
       duration: { type: 'string' },
       quiet: { type: 'boolean', short: 'q' },
+      name: { type: 'string' },
+      loop: { type: 'boolean' },
+      transcode: { type: 'boolean' },
+      format: { type: 'string' },
+      'video-size': { type: 'string' },
+      framerate: { type: 'string' },
+      publisher: { type: 'string' },
+      ca: { type: 'string' },
+      insecure: { type: 'boolean' },
     },
   });
   const [command = 'serve', arg] = positionals;
@@ -77,6 +115,18 @@ async function main(argv: string[]): Promise<boolean> {
     return false;
   }
   if (command === 'serve' || command === 'media-server' || command === 'broker' || command === 'gateway') return serve(values, command);
+  if (command === 'publish') {
+    if (!arg) throw new CliError('publish needs an input: demo, /dev/video0, a URL, a file or - (stdin); see mqttcast --help', EXIT.USAGE);
+    const framerate = values.framerate === undefined ? undefined : Number(values.framerate);
+    if (framerate !== undefined && !(framerate > 0 && framerate <= 240)) throw new CliError('--framerate must be a number of frames per second', EXIT.USAGE);
+    await publishCommand({
+      input: arg, name: values.name, broker: values.broker ?? 'mqtt://127.0.0.1:1883', username: values.username, password: values.password,
+      prefix: values.prefix ?? DEFAULT_PREFIX, ca: values.ca, insecure: values.insecure ?? false, publisher: values.publisher,
+      loop: values.loop ?? false, transcode: values.transcode ?? false, format: values.format, videoSize: values['video-size'], framerate,
+      quiet: values.quiet ?? false, ffmpegPath: process.env.MQTTCAST_FFMPEG, ffprobePath: process.env.MQTTCAST_FFPROBE,
+    });
+    return false;
+  }
   if (!['describe', 'play', 'stop'].includes(command)) throw new CliError(`unknown command "${command}"\n\n${HELP}`, EXIT.USAGE);
   if (!arg) throw new CliError(`${command} needs an argument; see mqttcast --help`, EXIT.USAGE);
   const positive = (v: string | undefined, name: string, dflt?: number): number | undefined => {

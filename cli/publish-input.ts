@@ -1,0 +1,126 @@
+/**
+ * Opening the input of `mqttcast publish`: ffprobe decides copy or transcode, and
+ * standard input is read by us (a probe prefix, then piped into each ffmpeg run).
+ */
+import type { Readable, Writable } from 'node:stream';
+import { MqttcastError } from '../protocol/index.js';
+import type { OutputProfile } from '../media-server/ffmpeg-args.js';
+import { FfmpegProcess, lastErrorLine } from '../media-server/ffmpeg-process.js';
+import { DEFAULT_FAMILIES, decideProfile, parseProbeOutput, type ProbeResult } from '../media-server/probe.js';
+import { buildProbeArgs, describeInput, type InputOptions, type PublishInput } from './publish-args.js';
+
+export const PROBE_TIMEOUT_MS = 20_000;
+
+export interface OpenedInput {
+  profile: OutputProfile;
+  live: boolean;
+  probe?: ProbeResult;
+}
+
+/**
+ * Probes the input and picks the output profile: copy H.264/AAC, transcode the rest
+ * (everything with `transcode`). Throws SOURCE_UNAVAILABLE with ffprobe's reason.
+ */
+export async function openInput(
+  ffprobe: string,
+  input: PublishInput,
+  opts: InputOptions & { transcode: boolean },
+  stdin?: StdinFeed,
+): Promise<OpenedInput> {
+  if (input.kind === 'demo') return { profile: { video: 'h264', audio: 'aac' }, live: true };
+  const proc = new FfmpegProcess(ffprobe, buildProbeArgs(input, opts), undefined, {
+    stdin: input.kind === 'stdin' ? 'pipe' : 'ignore',
+    parentDeathSignal: 'SIGKILL',
+  });
+  const chunks: Buffer[] = [];
+  proc.stdout.on('data', (c: Buffer) => chunks.push(c));
+  if (proc.stdin && stdin) {
+    proc.stdin.on('error', () => undefined); // EPIPE: ffprobe has read enough and gone; its exit status tells
+    proc.stdin.end(await stdin.readPrefix());
+  }
+  const timer = setTimeout(() => void proc.kill(500), PROBE_TIMEOUT_MS);
+  const exit = await proc.exited.finally(() => clearTimeout(timer));
+  if (exit.code !== 0) {
+    const why = exit.signal ? `no answer within ${PROBE_TIMEOUT_MS / 1000} s` : lastErrorLine(exit.stderr) || `ffprobe exited with ${exit.code}`;
+    throw new MqttcastError('SOURCE_UNAVAILABLE', `cannot open ${describeInput(input)}: ${why}`);
+  }
+  const probe = parseProbeOutput(Buffer.concat(chunks).toString('utf8'));
+  const profile = decideProfile(probe, DEFAULT_FAMILIES);
+  if (opts.transcode) {
+    if (profile.video !== 'none') profile.video = 'h264';
+    if (profile.audio !== 'none') profile.audio = 'aac';
+  }
+  return { profile, live: input.kind === 'stdin' || input.kind === 'device' || probe.live, probe };
+}
+
+/** Bytes of standard input shown to ffprobe before ffmpeg starts (then replayed to ffmpeg). */
+export const STDIN_PROBE_BYTES = 1024 * 1024;
+export const STDIN_PROBE_MS = 3000;
+
+/**
+ * Standard input as the source of successive ffmpeg runs. The first bytes are kept for
+ * the probe and replayed to the first run; between runs the input is paused, so the
+ * writer (libcamera-vid, gst-launch) is held by the pipe rather than buffered here.
+ */
+export class StdinFeed {
+  private prefix: Buffer | undefined;
+  private target: Writable | undefined;
+  private eof = false;
+
+  constructor(private readonly input: Readable = process.stdin) {
+    input.once('end', () => {
+      this.eof = true;
+    });
+  }
+
+  /** True once the writer has closed standard input. */
+  get ended(): boolean {
+    return this.eof;
+  }
+
+  /** Up to STDIN_PROBE_BYTES, or what arrived within STDIN_PROBE_MS, or all of a short input. */
+  async readPrefix(): Promise<Buffer> {
+    if (this.prefix) return this.prefix;
+    const chunks: Buffer[] = [];
+    let size = 0;
+    await new Promise<void>((resolve) => {
+      const done = (): void => {
+        clearTimeout(timer);
+        this.input.off('data', onData);
+        this.input.off('end', done);
+        this.input.pause();
+        resolve();
+      };
+      const onData = (c: Buffer): void => {
+        chunks.push(c);
+        size += c.byteLength;
+        if (size >= STDIN_PROBE_BYTES) done();
+      };
+      const timer = setTimeout(done, STDIN_PROBE_MS);
+      this.input.on('data', onData);
+      this.input.once('end', done);
+    });
+    this.prefix = Buffer.concat(chunks);
+    return this.prefix;
+  }
+
+  /** Feeds `target` (an ffmpeg stdin): the probe prefix once, then standard input until it ends. */
+  attach(target: Writable): void {
+    this.detach();
+    this.target = target;
+    target.on('error', () => this.detach()); // EPIPE: that ffmpeg died; the supervisor starts the next
+    if (this.prefix && this.prefix.byteLength > 0) {
+      target.write(this.prefix);
+      this.prefix = Buffer.alloc(0);
+    }
+    if (this.eof) target.end();
+    else this.input.pipe(target);
+  }
+
+  detach(): void {
+    if (!this.target) return;
+    this.input.unpipe(this.target);
+    this.input.pause();
+    this.target = undefined;
+  }
+}

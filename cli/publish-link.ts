@@ -1,0 +1,262 @@
+/**
+ * The publisher's MQTT connection for one channel: retained init and meta, QoS 0
+ * fragments, the `offline` last will, reconnection with backoff. Nothing is queued
+ * while the broker is away: fragments are dropped, and after a reconnect the init and
+ * meta are republished retained and data resumes at the next keyframe fragment.
+ */
+import mqtt, { ErrorWithReasonCode, type IClientOptions, type MqttClient } from 'mqtt';
+import type { ChannelMetaInput, ChannelTopics } from '../protocol/index.js';
+import { CliError, EXIT } from './exit-codes.js';
+
+export interface ChannelLinkOptions {
+  broker: string;
+  username?: string;
+  password?: string;
+  /** PEM CA certificate(s) for mqtts:// and wss://. */
+  ca?: Buffer;
+  /** Accept any server certificate (testing only). */
+  insecure?: boolean;
+  clientId: string;
+  topics: ChannelTopics;
+  /** The meta the broker publishes (retained) if this connection dies: state `offline`. */
+  will: ChannelMetaInput;
+  /** Fragments are dropped while more than this many bytes wait in the socket. */
+  maxBufferedBytes?: number;
+  /** Connection events, for progress output. */
+  onEvent?: (event: 'connected' | 'disconnected', detail: string) => void;
+}
+
+export const RECONNECT_MIN_MS = 1000;
+export const RECONNECT_MAX_MS = 30_000;
+export const KEEPALIVE_S = 15;
+const DEFAULT_MAX_BUFFERED = 4 * 1024 * 1024;
+/** Fragments held while the broker acknowledges a new init (one round trip), so the first keyframe is not lost. */
+const MAX_PENDING_FRAGMENTS = 32;
+const MAX_PENDING_BYTES = 2 * 1024 * 1024;
+const CLOSE_TIMEOUT_MS = 3000;
+
+const UNREACHABLE = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT', 'ECONNRESET']);
+/** CONNACK codes meaning "who you are is refused": 3.1.1 (4, 5) and MQTT 5 (134, 135). */
+const REFUSED = new Set([4, 5, 134, 135]);
+
+export type DataResult = 'sent' | 'dropped';
+
+export class ChannelLink {
+  private init: Uint8Array | undefined;
+  private meta: ChannelMetaInput | undefined;
+  /** Bumped for each new init and each new connection: stale acks are ignored. */
+  private initGeneration = 0;
+  private connection = 0;
+  private initReady = false;
+  private needSync = true;
+  /** Fragments waiting for the current init's acknowledgement; bounded, emptied on every disconnect. */
+  private pending: Array<{ fragment: Uint8Array; sync: boolean }> = [];
+  private pendingBytes = 0;
+  private reconnectDelay = RECONNECT_MIN_MS;
+  private closing = false;
+
+  private constructor(private readonly client: MqttClient, private readonly options: ChannelLinkOptions) {
+    client.on('connect', () => this.onConnect());
+    client.on('close', () => {
+      this.initReady = false;
+      this.needSync = true;
+      this.dropPending();
+    });
+    client.on('offline', () => options.onEvent?.('disconnected', `lost the broker; retrying in ${Math.round(this.reconnectDelay / 1000)} s`));
+    client.on('reconnect', () => {
+      this.reconnectDelay = Math.min(this.reconnectDelay * 2, RECONNECT_MAX_MS);
+      client.options.reconnectPeriod = this.reconnectDelay;
+    });
+    client.on('error', (err) => options.onEvent?.('disconnected', `broker: ${err.message}`));
+  }
+
+  /** Connects once; rejects with a CliError (broker unreachable, or credentials refused). */
+  static connect(options: ChannelLinkOptions): Promise<ChannelLink> {
+    const mqttOptions: IClientOptions = {
+      clientId: options.clientId,
+      username: options.username,
+      password: options.password,
+      protocolVersion: 4,
+      clean: true,
+      keepalive: KEEPALIVE_S,
+      connectTimeout: 10_000,
+      reconnectPeriod: RECONNECT_MIN_MS,
+      reconnectOnConnackError: true,
+      queueQoSZero: false,
+      will: { topic: options.topics.meta, payload: Buffer.from(JSON.stringify(options.will)), qos: 1, retain: true },
+      ca: options.ca,
+      rejectUnauthorized: options.insecure !== true,
+    };
+    const client = mqtt.connect(options.broker, mqttOptions);
+    return new Promise((resolve, reject) => {
+      // Named handlers, removed by name: MQTT.js keeps its own 'connect' and 'close' listeners.
+      const detach = (): void => {
+        client.off('connect', onConnect);
+        client.off('error', onError);
+        client.off('close', onClose);
+      };
+      const fail = (err: CliError): void => {
+        detach();
+        client.on('error', () => undefined); // late socket errors of the connection being torn down
+        client.end(true);
+        reject(err);
+      };
+      const onConnect = (): void => {
+        detach();
+        const link = new ChannelLink(client, options);
+        link.onConnect();
+        resolve(link);
+      };
+      const onError = (err: Error & { code?: unknown }): void => {
+        if (err instanceof ErrorWithReasonCode) {
+          const what = REFUSED.has(err.code) ? 'the credentials' : 'the connection';
+          fail(new CliError(`the MQTT broker at ${options.broker} refused ${what}: ${err.message}`, EXIT.REFUSED));
+          return;
+        }
+        const what = UNREACHABLE.has(String(err.code)) ? 'cannot reach' : 'cannot connect to';
+        fail(new CliError(`${what} the MQTT broker at ${options.broker}: ${err.message}`, EXIT.BROKER_UNREACHABLE));
+      };
+      const onClose = (): void => fail(new CliError(`cannot reach the MQTT broker at ${options.broker} (connection closed)`, EXIT.BROKER_UNREACHABLE));
+      client.on('connect', onConnect);
+      client.on('error', onError);
+      client.on('close', onClose);
+    });
+  }
+
+  get connected(): boolean {
+    return this.client.connected;
+  }
+
+  /** Whether the current init is stored by the broker, so fragments may flow. */
+  get ready(): boolean {
+    return this.initReady;
+  }
+
+  /** A new init segment (a new ffmpeg run): published retained before any fragment that needs it. */
+  setInit(init: Uint8Array): void {
+    this.init = init;
+    this.initGeneration++;
+    this.initReady = false;
+    this.needSync = true;
+    this.dropPending();
+    if (this.client.connected) this.sendInit();
+  }
+
+  /** The current meta; published retained now if the broker is there (a `live` meta once the init is stored). */
+  setMeta(meta: ChannelMetaInput): void {
+    this.meta = meta;
+    if (this.client.connected && (meta.state !== 'live' || this.initReady)) this.sendMeta();
+  }
+
+  /**
+   * Publishes one fragment (QoS 0), or holds it while the init is being acknowledged, or
+   * drops it: broker away, socket full, pending bound reached, or mid-GOP after a gap.
+   */
+  publishData(fragment: Uint8Array, sync: boolean): DataResult {
+    if (!this.client.connected || !this.init) {
+      this.needSync = true;
+      return 'dropped';
+    }
+    if (!this.initReady) {
+      if (this.pending.length >= MAX_PENDING_FRAGMENTS || this.pendingBytes + fragment.byteLength > MAX_PENDING_BYTES) {
+        this.dropPending();
+        this.needSync = true;
+        return 'dropped';
+      }
+      this.pending.push({ fragment, sync });
+      this.pendingBytes += fragment.byteLength;
+      return 'sent';
+    }
+    return this.send(fragment, sync);
+  }
+
+  private send(fragment: Uint8Array, sync: boolean): DataResult {
+    const buffered = this.client.stream?.writableLength ?? 0;
+    if (buffered > (this.options.maxBufferedBytes ?? DEFAULT_MAX_BUFFERED)) {
+      this.needSync = true;
+      return 'dropped';
+    }
+    if (this.needSync && !sync) return 'dropped';
+    this.needSync = false;
+    this.client.publish(this.options.topics.data, Buffer.from(fragment.buffer, fragment.byteOffset, fragment.byteLength), { qos: 0 });
+    return 'sent';
+  }
+
+  private dropPending(): void {
+    this.pending = [];
+    this.pendingBytes = 0;
+  }
+
+  /**
+   * Ends the channel cleanly: `meta` (state offline) retained, the retained init cleared
+   * (empty payload), then a normal disconnect, so the broker discards the last will.
+   */
+  async close(meta: ChannelMetaInput): Promise<void> {
+    if (this.closing) return;
+    this.closing = true;
+    const { topics } = this.options;
+    if (this.client.connected) {
+      try {
+        await withTimeout(
+          Promise.all([
+            this.client.publishAsync(topics.meta, JSON.stringify(meta), { qos: 1, retain: true }),
+            this.client.publishAsync(topics.init, Buffer.alloc(0), { qos: 1, retain: true }),
+          ]),
+          CLOSE_TIMEOUT_MS,
+        );
+        await withTimeout(this.client.endAsync(), CLOSE_TIMEOUT_MS);
+        return;
+      } catch (err) {
+        this.options.onEvent?.('disconnected', `could not say goodbye to the broker: ${(err as Error).message}`);
+      }
+    }
+    await this.client.endAsync(true);
+  }
+
+  private onConnect(): void {
+    this.connection++;
+    this.reconnectDelay = RECONNECT_MIN_MS;
+    this.client.options.reconnectPeriod = RECONNECT_MIN_MS;
+    this.options.onEvent?.('connected', `connected to ${this.options.broker}`);
+    if (this.init) this.sendInit();
+    else if (this.meta && this.meta.state !== 'live') this.sendMeta();
+  }
+
+  private sendInit(): void {
+    const generation = this.initGeneration;
+    const connection = this.connection;
+    const payload = Buffer.from(this.init!.buffer, this.init!.byteOffset, this.init!.byteLength);
+    this.client.publish(this.options.topics.init, payload, { qos: 1, retain: true }, (err) => {
+      if (err || generation !== this.initGeneration || connection !== this.connection || !this.client.connected) return;
+      this.initReady = true;
+      this.needSync = true;
+      if (this.meta) this.sendMeta();
+      const held = this.pending;
+      this.dropPending();
+      for (const { fragment, sync } of held) this.send(fragment, sync);
+    });
+  }
+
+  private sendMeta(): void {
+    if (!this.meta) return;
+    this.client.publish(this.options.topics.meta, JSON.stringify(this.meta), { qos: 1, retain: true }, (err) => {
+      if (err && !this.closing) this.options.onEvent?.('disconnected', `could not publish the meta: ${err.message}`);
+    });
+  }
+}
+
+function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
+    p.then(
+      (v) => {
+        clearTimeout(timer);
+        resolve(v);
+      },
+      (e: unknown) => {
+        clearTimeout(timer);
+        reject(e instanceof Error ? e : new Error(String(e)));
+      },
+    );
+  });
+}

@@ -1,0 +1,203 @@
+/**
+ * `mqttcast publish <input> --name NAME`: the ingest that runs on the device with the
+ * camera. ffmpeg makes low-latency fMP4 locally; the channel is published on
+ * `P/live/<name>/init|data|meta` (DESIGN §8) for any number of consumers and edges.
+ */
+import { readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { randomBytes } from 'node:crypto';
+import {
+  MqttcastError, channelTopics, parseInit, type ChannelMetaInput, type ChannelTopics, type InitInfo, type Segment, type Track,
+} from '../protocol/index.js';
+import { findFfmpeg, type FfmpegBinaries } from '../media-server/ffmpeg-binaries.js';
+import { createLogger } from '../media-server/logger.js';
+import { CliError, EXIT } from './exit-codes.js';
+import { buildPublishArgs, classifyInput, describeInput, endsWithInput, parseVideoSize, type InputOptions, type PublishInput } from './publish-args.js';
+import { Ingest, type IngestEnd } from './publish-ingest.js';
+import { StdinFeed, openInput, type OpenedInput } from './publish-input.js';
+import { ChannelLink } from './publish-link.js';
+import { StreamStats, fragmentFacts } from './publish-stats.js';
+
+export interface PublishFlags extends InputOptions {
+  input: string;
+  name?: string;
+  broker: string;
+  username?: string;
+  password?: string;
+  prefix: string;
+  /** CA certificate file (PEM) for mqtts:// and wss://. */
+  ca?: string;
+  insecure: boolean;
+  /** Label in the meta's `publisher` (default `<host>:<pid>`). */
+  publisher?: string;
+  transcode: boolean;
+  quiet: boolean;
+  ffmpegPath?: string;
+  ffprobePath?: string;
+}
+
+/** Seconds between meta refreshes and progress lines. */
+export const META_INTERVAL_MS = 5000;
+const SHUTDOWN_FORCE_MS = 10_000;
+
+function coded(err: MqttcastError, exitCode: number): CliError {
+  return new CliError(`${err.code}: ${err.message}`, exitCode);
+}
+
+function checkFlags(flags: PublishFlags): { topics: ChannelTopics; input: PublishInput } {
+  if (flags.name === undefined) throw new CliError('publish needs --name NAME, the channel name (e.g. --name cam1)', EXIT.USAGE);
+  let topics: ChannelTopics;
+  try {
+    topics = channelTopics(flags.prefix, flags.name);
+  } catch (err) {
+    if (err instanceof MqttcastError) throw coded(err, EXIT.USAGE);
+    throw err;
+  }
+  const input = classifyInput(flags.input);
+  if (flags.loop && input.kind !== 'file') throw new CliError('--loop only applies to a local file input', EXIT.USAGE);
+  if (flags.videoSize !== undefined && !parseVideoSize(flags.videoSize)) {
+    throw new CliError(`--video-size must look like 1280x720, not "${flags.videoSize}"`, EXIT.USAGE);
+  }
+  if (input.kind === 'stdin' && process.stdin.isTTY) {
+    throw new CliError('the input "-" reads a stream from standard input, but it is a terminal; pipe a stream in', EXIT.USAGE);
+  }
+  return { topics, input };
+}
+
+function findBinaries(flags: PublishFlags): FfmpegBinaries {
+  try {
+    return findFfmpeg({ ffmpegPath: flags.ffmpegPath, ffprobePath: flags.ffprobePath }, createLogger('warn'));
+  } catch (err) {
+    throw coded(new MqttcastError('FFMPEG_FAILED', (err as Error).message), EXIT.USAGE);
+  }
+}
+
+function readCa(file: string | undefined): Buffer | undefined {
+  if (file === undefined) return undefined;
+  try {
+    return readFileSync(file);
+  } catch (err) {
+    throw new CliError(`cannot read --ca ${file}: ${(err as Error).message}`, EXIT.USAGE);
+  }
+}
+
+function tracksOf(init: InitInfo, opened: OpenedInput): Track[] {
+  const out: Track[] = [];
+  for (const t of init.tracks) {
+    if (t.type === 'other') continue;
+    const source = t.type === 'video' ? opened.probe?.video : opened.probe?.audio;
+    out.push({
+      id: t.id, type: t.type, codec: t.codec, sourceCodec: source?.codec,
+      width: t.width, height: t.height, sampleRate: t.sampleRate, channels: t.channels,
+    });
+  }
+  return out;
+}
+
+export async function publishCommand(flags: PublishFlags): Promise<void> {
+  const { topics, input } = checkFlags(flags);
+  const name = topics.name;
+  const say = (msg: string): void => {
+    if (!flags.quiet) process.stderr.write(`${new Date().toISOString().slice(11, 19)} publish ${name}: ${msg}\n`);
+  };
+  const binaries = findBinaries(flags);
+  const ca = readCa(flags.ca);
+  const stdin = input.kind === 'stdin' ? new StdinFeed() : undefined;
+  say(`opening ${describeInput(input)}`);
+  const opened = await openInput(binaries.ffprobe, input, flags, stdin).catch((err: unknown) => {
+    throw err instanceof MqttcastError ? coded(err, EXIT.STREAM_FAILED) : err;
+  });
+  const mode = opened.profile.video === 'h264' || opened.profile.audio === 'aac' ? 'transcode to H.264/AAC' : 'copy';
+
+  const base = { publisher: flags.publisher ?? `${hostname()}:${process.pid}`, started_at: new Date().toISOString() };
+  const link = await ChannelLink.connect({
+    broker: flags.broker,
+    username: flags.username,
+    password: flags.password,
+    ca,
+    insecure: flags.insecure,
+    clientId: `mqttcast-pub-${name}-${randomBytes(3).toString('hex')}`.slice(0, 64),
+    topics,
+    will: { state: 'offline', ...base, reason: 'connection_lost' },
+    onEvent: (_event, detail) => say(detail),
+  });
+  say(`publishing ${describeInput(input)} (${mode}) on ${topics.init}, ${topics.data}, ${topics.meta}`);
+
+  const stats = new StreamStats();
+  let init: InitInfo | undefined;
+  let live = false;
+  let closing = false;
+  const liveMeta = (): ChannelMetaInput => ({
+    state: 'live', ...base, mimeCodec: init!.mimeCodec, tracks: tracksOf(init!, opened),
+    bitrate: stats.bitrate(), gop: stats.gopS, updated_at: new Date().toISOString(),
+  });
+  const onSegment = (segment: Segment): void => {
+    if (closing) return;
+    if (segment.kind === 'init') {
+      init = parseInit(segment.data);
+      stats.restart();
+      link.setInit(segment.data);
+      link.setMeta(liveMeta());
+      if (!live) say(`live: ${init.mimeCodec}`);
+      live = true;
+      return;
+    }
+    if (!init) return;
+    const facts = fragmentFacts(segment.data, init);
+    stats.add(segment.data.byteLength, facts);
+    if (link.publishData(segment.data, facts.sync) === 'dropped') stats.dropped++;
+  };
+  const ingest = new Ingest({
+    ffmpeg: binaries.ffmpeg,
+    args: buildPublishArgs(input, opened.profile, opened.live, flags),
+    stdin,
+    endsWithInput: endsWithInput(input, flags),
+    onSegment,
+    onExit: (why, restartInMs) => {
+      live = false;
+      if (restartInMs === undefined || closing) return;
+      say(`ffmpeg stopped (${why}); restarting in ${restartInMs / 1000} s`);
+      link.setMeta({ state: 'offline', ...base, reason: 'input_failed', message: why.slice(0, 512), updated_at: new Date().toISOString() });
+    },
+  });
+
+  const progress = setInterval(() => {
+    if (live && init) link.setMeta(liveMeta());
+    const mbps = (stats.bitrate() / 1e6).toFixed(2);
+    const gop = stats.gopS === undefined ? '?' : stats.gopS.toFixed(1);
+    say(`${live ? 'live' : 'waiting for ffmpeg'}, ${stats.fragments} fragments (${stats.dropped} dropped), ${mbps} Mbit/s, GOP ${gop} s, broker ${link.connected ? 'connected' : 'away'}`);
+  }, META_INTERVAL_MS);
+
+  let onSignal: (signal: NodeJS.Signals) => void = () => undefined;
+  const signalled = new Promise<NodeJS.Signals>((resolve) => {
+    onSignal = resolve;
+    process.once('SIGINT', onSignal);
+    process.once('SIGTERM', onSignal);
+  });
+  type Outcome = { kind: 'ended'; end: IngestEnd } | { kind: 'failed'; err: unknown } | { kind: 'signal'; signal: NodeJS.Signals };
+  const outcome: Outcome = await Promise.race([
+    ingest.run().then((end): Outcome => ({ kind: 'ended', end }), (err: unknown): Outcome => ({ kind: 'failed', err })),
+    signalled.then((signal): Outcome => ({ kind: 'signal', signal })),
+  ]);
+
+  // Ordered shutdown: no more data, meta offline + init cleared, disconnect, then ffmpeg killed and reaped.
+  closing = true;
+  clearInterval(progress);
+  const force = setTimeout(() => {
+    process.stderr.write(`mqttcast: publish ${name}: shutdown took longer than ${SHUTDOWN_FORCE_MS / 1000} s; exiting\n`);
+    process.exit(EXIT.STREAM_FAILED);
+  }, SHUTDOWN_FORCE_MS);
+  force.unref();
+  const reason = outcome.kind === 'signal' ? 'stopped' : outcome.kind === 'ended' ? outcome.end.reason : 'input_failed';
+  const message = outcome.kind === 'failed' ? (outcome.err as Error).message.slice(0, 512) : undefined;
+  say(outcome.kind === 'signal' ? `${outcome.signal}: stopping` : `stopping (${message ?? reason.replace('_', ' ')})`);
+  await link.close({ state: 'offline', ...base, reason, message, updated_at: new Date().toISOString() });
+  await ingest.stop();
+  clearTimeout(force);
+  process.off('SIGINT', onSignal);
+  process.off('SIGTERM', onSignal);
+  say(`offline after ${stats.fragments} fragments`);
+  if (outcome.kind === 'failed') {
+    throw outcome.err instanceof MqttcastError ? coded(outcome.err, EXIT.STREAM_FAILED) : outcome.err;
+  }
+}
