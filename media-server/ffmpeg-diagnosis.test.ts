@@ -121,13 +121,21 @@ describe('diagnose', () => {
     });
   }
 
+  it('reads "partial file" before any media over HTTP as moov at the end without Range (the proxied seek hangs)', () => {
+    // Captured through the egress proxy: ffmpeg logged this, then hung on the seek back until stopped.
+    const stderr = '[mov,mp4,m4a,3gp,3g2,mj2 @ 0x561314437c00] stream 1, offset 0x30: partial file\n';
+    expect(diagnose(stderr, { kind: 'http', beforeMedia: true }).reason).toBe(FASTSTART_ADVICE);
+    expect(diagnose(stderr, { kind: 'http', beforeMedia: false }).reason).toMatch(/cut short/);
+    expect(diagnose(stderr, { kind: 'file', beforeMedia: true }).reason).toMatch(/cut short/);
+  });
+
   it('keeps the raw last line for the logs, skipping "Last message repeated"', () => {
     const d = diagnose(text(CAPTURED.moovAtEndNoRange));
     expect(d.lastLine).toBe('http://127.0.0.1:18931/moovend.mp4: Input/output error');
   });
 
   it('is silent about an empty stderr, and not interrupted', () => {
-    expect(diagnose('')).toEqual({ reason: undefined, interrupted: false, lastLine: '' });
+    expect(diagnose('')).toEqual({ reason: undefined, interrupted: false, known: false, lastLine: '' });
   });
 
   it('falls back to the last line without URLs, paths or ffmpeg addresses', () => {

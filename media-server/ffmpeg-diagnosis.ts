@@ -11,12 +11,16 @@ export interface Diagnosis {
   reason?: string;
   /** The input was cut off (network or read error), so an exit code of 0 is not a clean end. */
   interrupted: boolean;
+  /** A known failure was recognised (not just the last line repeated). */
+  known: boolean;
   /** The last meaningful stderr line as ffmpeg wrote it, for logs only (may hold URLs and paths). */
   lastLine: string;
 }
 
 export interface DiagnosisContext {
   kind?: SourceKind;
+  /** No fragment came out of this source yet. */
+  beforeMedia?: boolean;
 }
 
 export const FASTSTART_ADVICE =
@@ -26,6 +30,8 @@ export const FASTSTART_ADVICE =
 interface Rule {
   /** Tested against the whole stderr text (all lines). */
   test: RegExp;
+  /** Only when the context also says so. */
+  when?: (ctx: DiagnosisContext) => boolean;
   reason: (m: RegExpExecArray, ctx: DiagnosisContext) => string;
   interrupted?: boolean;
 }
@@ -34,6 +40,9 @@ interface Rule {
 const RULES: Rule[] = [
   // mov demuxer could not seek back to the media (moov read at the end of a stream without Range).
   { test: /partial file[\s\S]*Stream ends prematurely|Stream ends prematurely[\s\S]*partial file/, reason: () => FASTSTART_ADVICE, interrupted: true },
+  // Through the egress proxy a keep-alive origin makes ffmpeg wait (6 s with Node's server) before the
+  // rest; stopped before then, only "partial file" is left. No media at all over HTTP means the same.
+  { test: /partial file/, when: (ctx) => ctx.kind === 'http' && ctx.beforeMedia === true, reason: () => FASTSTART_ADVICE, interrupted: true },
   { test: /Protocol '([\w-]+)' not on whitelist/, reason: (m) => `the source refers to a ${m[1]}: address, which this server does not open for this kind of source` },
   {
     test: /method (\w+) failed: 454\b/,
@@ -111,8 +120,8 @@ export function diagnose(stderr: string, context: DiagnosisContext = {}): Diagno
   const text = lines.join('\n');
   for (const rule of RULES) {
     const m = rule.test.exec(text);
-    if (m) return { reason: rule.reason(m, context), interrupted: rule.interrupted ?? false, lastLine };
+    if (m && (rule.when?.(context) ?? true)) return { reason: rule.reason(m, context), interrupted: rule.interrupted ?? false, known: true, lastLine };
   }
   const cleaned = cleanLine(lastLine);
-  return { reason: cleaned ? `ffmpeg reported: ${cleaned}` : undefined, interrupted: false, lastLine };
+  return { reason: cleaned ? `ffmpeg reported: ${cleaned}` : undefined, interrupted: false, known: false, lastLine };
 }

@@ -4,7 +4,8 @@
  */
 import { MqttcastError } from '../protocol/index.js';
 import { buildProbeArgs, type OutputProfile } from './ffmpeg-args.js';
-import { FfmpegProcess, lastErrorLine, type ProcessLimits } from './ffmpeg-process.js';
+import { diagnose } from './ffmpeg-diagnosis.js';
+import { FfmpegProcess, type ProcessLimits } from './ffmpeg-process.js';
 import type { SourceSpec } from './sources.js';
 
 export interface ProbedTrack {
@@ -126,8 +127,10 @@ export class Prober {
     try {
       const exit = await proc.exited;
       if (exit.code !== 0) {
-        const why = exit.signal ? 'probe timed out' : lastErrorLine(exit.stderr) || `ffprobe exited with ${exit.code}`;
-        throw new MqttcastError('SOURCE_UNAVAILABLE', `could not open the source: ${why}`);
+        const d = diagnose(exit.stderr, { kind: spec.kind });
+        const why = d.reason ?? (exit.signal ? `it did not deliver enough data to be read within ${this.timeoutMs / 1000} s` : `ffprobe exited with code ${exit.code}`);
+        // The raw line rides along as the cause, for the log; the message is for the viewer.
+        throw new MqttcastError('SOURCE_UNAVAILABLE', `could not open the source: ${why}`, { cause: d.lastLine });
       }
       return parseProbeOutput(Buffer.concat(chunks).toString('utf8'));
     } finally {

@@ -100,4 +100,17 @@ describe('Session', () => {
     expect(b.ended).toEqual(['max_duration']);
     expect(b.upstream.detach).toHaveBeenCalledWith(b.session);
   });
+
+  it('reports a source that ends before any fragment as an error, never source_ended', () => {
+    const quiet = setup();
+    quiet.session.onInit(Buffer.from('init'), INIT_INFO);
+    quiet.session.onEvent({ type: 'ended', reason: 'source_ended' });
+    expect(quiet.ended).toEqual(['error']);
+    expect(quiet.statuses.at(-1)).toMatchObject({ state: 'error', code: 'SOURCE_UNAVAILABLE', fragments: 0 });
+    const played = setup();
+    played.session.onInit(Buffer.from('init'), INIT_INFO);
+    played.session.onFragment(played.frag(true));
+    played.session.onEvent({ type: 'ended', reason: 'source_ended' });
+    expect(played.statuses.at(-1)).toMatchObject({ state: 'ended', reason: 'source_ended', fragments: 1 });
+  });
 });

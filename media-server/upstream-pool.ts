@@ -94,6 +94,10 @@ export class UpstreamPool {
     let result: ProbeResult;
     try {
       result = await this.prober.probe(spec, grant?.proxyUrl);
+    } catch (err) {
+      // The reply carries the plain reason; ffprobe's own words (URLs and all) stay in the log.
+      this.log.info({ source: spec.name ?? spec.url, err, stderr: (err as Error).cause }, 'probe failed');
+      throw err;
     } finally {
       grant?.revoke();
     }
@@ -115,6 +119,7 @@ export class UpstreamPool {
       args: buildFfmpegArgs(spec, profile, live, demo, grant?.proxyUrl),
       mode,
       live,
+      kind: spec.kind,
       shared: live,
       lingerMs: limits.lingerMs,
       startTimeoutMs: limits.startTimeoutMs,

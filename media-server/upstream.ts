@@ -16,6 +16,8 @@ import {
   type Mode,
 } from '../protocol/index.js';
 import { FfmpegProcess, lastErrorLine, type ExitInfo, type ProcessLimits } from './ffmpeg-process.js';
+import type { SourceKind } from './sources.js';
+import { decideExit } from './upstream-exit.js';
 
 export interface Fragment {
   data: Buffer;
@@ -43,10 +45,13 @@ export interface UpstreamOptions {
   /** Whether the output is the source as is (`copy`) or re-encoded (`transcode`). */
   mode: Mode;
   live: boolean;
+  /** What kind of source it reads, for the wording of failures. */
+  kind?: SourceKind;
   /** Shared upstreams serve many viewers from the latest GOP; exclusive ones serve one viewer from the start. */
   shared: boolean;
   lingerMs: number;
   startTimeoutMs: number;
+  /** No init segment or fragment for this long: ffmpeg is stopped (and a live source restarted). */
   stallTimeoutMs: number;
   maxRestarts: number;
   gopCacheBytes: number;
@@ -79,6 +84,11 @@ export class Upstream extends EventEmitter<UpstreamEvents> {
   private fragmentCount = 0;
   private restarts = 0;
   private startedAt = 0;
+  /** The run the stall watchdog stopped, and how long it had gone without output. */
+  private stalled?: { proc: FfmpegProcess; ms: number };
+  private lastOutputAt = 0;
+  /** Why the source went away, kept across restarts until it delivers again. */
+  private outage?: string;
   private lingerTimer?: NodeJS.Timeout;
   private stallTimer?: NodeJS.Timeout;
   private restartTimer?: NodeJS.Timeout;
@@ -124,11 +134,18 @@ export class Upstream extends EventEmitter<UpstreamEvents> {
     return this.state !== 'ended' && (this.options.shared || !this.claimed);
   }
 
-  /** Resolves with the init segment's description, or rejects with a coded error. */
+  /**
+   * Resolves with the init segment's description, or rejects with a coded error.
+   * An on-demand source is ready at its first fragment: a file whose header reads
+   * but whose media does not (moov at the end, no Range) must fail its describe.
+   */
   ready(): Promise<InitInfo> {
     const timeout = new Promise<never>((_, reject) => {
       const t = setTimeout(
-        () => reject(new MqttcastError('SOURCE_UNAVAILABLE', `the source sent no media within ${this.options.startTimeoutMs} ms`)),
+        () => {
+          const why = this.outage ? `; ${this.outage}` : '';
+          reject(new MqttcastError('SOURCE_UNAVAILABLE', `the source sent no media within ${this.options.startTimeoutMs / 1000} s${why}`));
+        },
         this.options.startTimeoutMs,
       );
       void this.readyPromise.finally(() => clearTimeout(t)).catch(() => undefined);
@@ -146,7 +163,10 @@ export class Upstream extends EventEmitter<UpstreamEvents> {
       if (this.cacheValid || !this.options.shared) for (const f of this.cache) viewer.onFragment(f);
     }
     if (!this.options.shared) this.dropCache();
-    this.proc?.stdout.resume();
+    if (this.proc?.stdout.isPaused()) {
+      this.proc.stdout.resume();
+      this.armStall();
+    }
   }
 
   detach(viewer: UpstreamViewer): void {
@@ -174,7 +194,6 @@ export class Upstream extends EventEmitter<UpstreamEvents> {
     const segmenter = new Fmp4Segmenter();
     this.armStall();
     proc.stdout.on('data', (chunk: Buffer) => {
-      this.armStall();
       try {
         for (const seg of segmenter.push(chunk)) {
           const data = Buffer.from(seg.data.buffer, seg.data.byteOffset, seg.data.byteLength);
@@ -189,11 +208,17 @@ export class Upstream extends EventEmitter<UpstreamEvents> {
     void proc.exited.then((exit) => this.onExit(proc, exit));
   }
 
+  /** Watches for a run that goes quiet: no init segment or fragment for `stallTimeoutMs`. */
   private armStall(): void {
     clearTimeout(this.stallTimer);
+    this.lastOutputAt = Date.now();
+    const proc = this.proc;
     this.stallTimer = setTimeout(() => {
-      this.options.log.warn({ pid: this.proc?.pid }, `no output from ffmpeg for ${this.options.stallTimeoutMs} ms; restarting it`);
-      void this.proc?.kill(500);
+      if (!proc?.running || proc !== this.proc) return;
+      const ms = Date.now() - this.lastOutputAt;
+      this.stalled = { proc, ms };
+      this.options.log.warn({ pid: proc.pid, ms }, 'no media from ffmpeg; stopping it');
+      void proc.kill(500);
     }, this.options.stallTimeoutMs);
   }
 
@@ -211,9 +236,15 @@ export class Upstream extends EventEmitter<UpstreamEvents> {
     this.initInfo = info;
     this.dropCache();
     this.state = 'running';
-    this.resolveReady(info);
-    if (first && this.viewers.size === 0) this.armLinger();
+    this.armStall();
+    if (this.options.live && first) this.markReady(info);
     for (const v of this.viewers) v.onInit(data, info);
+  }
+
+  /** The linger starts once the source is ready, so a describe's upstream lives until it has answered. */
+  private markReady(info: InitInfo): void {
+    this.resolveReady(info);
+    if (this.viewers.size === 0) this.armLinger();
   }
 
   private onFragment(data: Buffer): void {
@@ -230,6 +261,9 @@ export class Upstream extends EventEmitter<UpstreamEvents> {
       return;
     }
     const fragment: Fragment = { data, index: ++this.fragmentCount, sync, producerTimeMs };
+    this.armStall();
+    this.outage = undefined;
+    if (this.fragmentCount === 1 && !this.options.live) this.markReady(this.initInfo);
     this.emit('fragment', data.byteLength);
     this.remember(fragment);
     for (const v of this.viewers) v.onFragment(fragment);
@@ -251,7 +285,8 @@ export class Upstream extends EventEmitter<UpstreamEvents> {
       if (this.options.shared) {
         this.dropCache(); // a GOP this large is not worth keeping; late joiners wait for the next sync fragment
       } else {
-        this.proc?.stdout.pause(); // nobody has claimed it yet: let ffmpeg wait
+        this.proc?.stdout.pause(); // nobody has claimed it yet: let ffmpeg wait (not a stall)
+        clearTimeout(this.stallTimer);
       }
     }
   }
@@ -265,27 +300,41 @@ export class Upstream extends EventEmitter<UpstreamEvents> {
   private onExit(proc: FfmpegProcess, exit: ExitInfo): void {
     clearTimeout(this.stallTimer);
     if (proc !== this.proc || this.closing) return;
-    const why = lastErrorLine(exit.stderr) || `ffmpeg exited (code ${exit.code}, signal ${exit.signal})`;
-    this.options.log.info({ pid: proc.pid, code: exit.code, signal: exit.signal, stderr: lastErrorLine(exit.stderr) }, 'ffmpeg exited');
-    if (!this.init) {
-      this.fail(new MqttcastError('SOURCE_UNAVAILABLE', `could not open the source: ${why}`));
-      return;
-    }
-    if (!this.options.live && exit.code === 0) {
+    const stalledMs = this.stalled?.proc === proc ? this.stalled.ms : undefined;
+    this.stalled = undefined;
+    if (Date.now() - this.startedAt > HEALTHY_RUN_MS) this.restarts = 0;
+    const decision = decideExit({
+      exit,
+      live: this.options.live,
+      kind: this.options.kind,
+      hadInit: this.init !== undefined,
+      totalFragments: this.fragmentCount,
+      stalledMs,
+      audioOnly: this.initInfo !== undefined && this.initInfo.videoTrackId === undefined,
+      restarts: this.restarts,
+      maxRestarts: this.options.maxRestarts,
+      outage: this.outage,
+    });
+    // The raw stderr goes to the log only; viewers get the decision's plain message.
+    this.options.log.info(
+      { pid: proc.pid, code: exit.code, signal: exit.signal, stderr: lastErrorLine(exit.stderr), stalledMs, fragments: this.fragmentCount, decision },
+      'ffmpeg exited',
+    );
+    if (decision.action === 'ended') {
       this.broadcast({ type: 'ended', reason: 'source_ended' });
       void this.close();
       return;
     }
-    if (Date.now() - this.startedAt > HEALTHY_RUN_MS) this.restarts = 0;
-    if (!this.options.live || this.restarts >= this.options.maxRestarts) {
-      this.fail(new MqttcastError('SOURCE_UNAVAILABLE', `the source stopped: ${why}`));
+    if (decision.action === 'failed') {
+      this.fail(new MqttcastError('SOURCE_UNAVAILABLE', decision.message));
       return;
     }
+    this.outage = decision.outage;
     this.restarts++;
     this.state = 'restarting';
     this.emit('restart');
     const delay = Math.min(10_000, 250 * 2 ** (this.restarts - 1));
-    this.broadcast({ type: 'restarting', attempt: this.restarts, message: `source stopped (${why}); restarting in ${delay} ms` });
+    this.broadcast({ type: 'restarting', attempt: this.restarts, message: `${decision.outage}; restarting in ${delay} ms` });
     this.restartTimer = setTimeout(() => {
       if (!this.closing) this.spawn();
     }, delay);

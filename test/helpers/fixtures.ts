@@ -1,4 +1,4 @@
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runChecked } from './child.js';
@@ -27,6 +27,10 @@ export interface MediaFixtures {
   hlsDir: string;
   /** `<hlsDir>/index.m3u8`, with relative segment URIs `seg_000.ts`, ... */
   hlsPlaylist: string;
+  /** `<hlsDir>/live.m3u8`: the same segments as a live playlist (no ENDLIST) that is never updated. */
+  hlsStalePlaylist: string;
+  /** baselineMp4 remuxed without +faststart: its index (moov) is at the end of the file. */
+  moovAtEndMp4: string;
   close(): Promise<void>;
 }
 
@@ -59,6 +63,8 @@ export async function makeMediaFixtures(parentDir: string = tmpdir()): Promise<M
   const aacM4a = join(dir, 'audio.m4a');
   const hlsDir = join(dir, 'hls');
   const hlsPlaylist = join(hlsDir, 'index.m3u8');
+  const hlsStalePlaylist = join(hlsDir, 'live.m3u8');
+  const moovAtEndMp4 = join(dir, 'moov-at-end.mp4');
   try {
     await mkdir(hlsDir);
     await Promise.all([
@@ -71,6 +77,9 @@ export async function makeMediaFixtures(parentDir: string = tmpdir()): Promise<M
         '-f', 'hls', '-hls_time', '1', '-hls_playlist_type', 'vod',
         '-hls_segment_filename', join(hlsDir, 'seg_%03d.ts'), hlsPlaylist]),
     ]);
+    await ffmpeg(['-i', baselineMp4, '-c', 'copy', moovAtEndMp4]);
+    const vod = await readFile(hlsPlaylist, 'utf8');
+    await writeFile(hlsStalePlaylist, vod.split('\n').filter((l) => !/^#EXT-X-(ENDLIST|PLAYLIST-TYPE)/.test(l)).join('\n'));
   } catch (err) {
     await rm(dir, { recursive: true, force: true });
     throw err;
@@ -82,6 +91,8 @@ export async function makeMediaFixtures(parentDir: string = tmpdir()): Promise<M
     aacM4a,
     hlsDir,
     hlsPlaylist,
+    hlsStalePlaylist,
+    moovAtEndMp4,
     close: () => rm(dir, { recursive: true, force: true }),
   };
 }

@@ -22,7 +22,20 @@ export interface StaticServer {
   requests: RecordedRequest[];
   /** Answer requests for `fromPath` (exact path, without query) with a redirect to `toUrl`. */
   redirect(fromPath: string, toUrl: string, status?: number): void;
+  /**
+   * Stall `path` (exact, without query): after the first `afterRequests` requests are served
+   * normally, each response sends its headers and `afterBytes` bytes, then nothing until close().
+   */
+  stall(path: string, opts: { afterBytes: number; afterRequests?: number }): void;
   close(): Promise<void>;
+}
+
+export interface StaticServerOptions {
+  /**
+   * Honour `Range` (default true). False behaves like `python3 -m http.server`: no
+   * `Accept-Ranges`, every GET answered 200 with the whole file.
+   */
+  ranges?: boolean;
 }
 
 const CONTENT_TYPES: Record<string, string> = {
@@ -61,11 +74,13 @@ export function parseRange(header: string | undefined, size: number): ParsedRang
   return { start, end: Math.min(end, size - 1) };
 }
 
-/** A node:http static file server on 127.0.0.1 (random port) with Range support. */
-export async function startStaticServer(root: string): Promise<StaticServer> {
+/** A node:http static file server on 127.0.0.1 (random port), with Range support unless turned off. */
+export async function startStaticServer(root: string, options: StaticServerOptions = {}): Promise<StaticServer> {
   const rootReal = await realpath(resolve(root));
+  const ranges = options.ranges ?? true;
   const requests: RecordedRequest[] = [];
   const redirects = new Map<string, { to: string; status: number }>();
+  const stalls = new Map<string, { afterBytes: number; afterRequests: number; seen: number }>();
 
   const finish = (req: IncomingMessage, res: ServerResponse, status: number, body?: string): void => {
     record(req, status);
@@ -120,9 +135,9 @@ export async function startStaticServer(root: string): Promise<StaticServer> {
       finish(req, res, 404, 'not found\n');
       return;
     }
-    res.setHeader('Accept-Ranges', 'bytes');
+    if (ranges) res.setHeader('Accept-Ranges', 'bytes');
     res.setHeader('Content-Type', CONTENT_TYPES[extname(file).toLowerCase()] ?? 'application/octet-stream');
-    const range = parseRange(req.headers.range, size);
+    const range = ranges ? parseRange(req.headers.range, size) : undefined;
     if (range === 'unsatisfiable') {
       res.setHeader('Content-Range', `bytes */${size}`);
       finish(req, res, 416, 'range not satisfiable\n');
@@ -137,6 +152,14 @@ export async function startStaticServer(root: string): Promise<StaticServer> {
     record(req, status);
     if (req.method === 'HEAD' || size === 0) {
       res.end();
+      return;
+    }
+    const stall = stalls.get(url.pathname);
+    if (stall && req.method === 'GET' && ++stall.seen > stall.afterRequests) {
+      res.flushHeaders();
+      const head = createReadStream(file, { start, end: Math.min(end, start + stall.afterBytes - 1) });
+      head.on('error', () => res.destroy());
+      head.pipe(res, { end: false }); // and then silence, with the connection open
       return;
     }
     const stream = createReadStream(file, { start, end });
@@ -168,6 +191,9 @@ export async function startStaticServer(root: string): Promise<StaticServer> {
     requests,
     redirect(fromPath: string, toUrl: string, status = 302): void {
       redirects.set(fromPath, { to: toUrl, status });
+    },
+    stall(path: string, opts: { afterBytes: number; afterRequests?: number }): void {
+      stalls.set(path, { afterBytes: opts.afterBytes, afterRequests: opts.afterRequests ?? 0, seen: 0 });
     },
     close(): Promise<void> {
       closed ??= new Promise<void>((resolveClose) => {
