@@ -7,7 +7,7 @@
  * and the bare-WebSocket floor (baseline b). Throughput is a burst of back-to-
  * back messages, except for Mosquitto's websockets (from the paced run).
  * Then Aedes 2.0.0-beta.1 (embedded) against Aedes 1.2.0 side by side
- * (../aedes-versions/compare.ts, the only bench module that needs aedes-v1).
+ * (../aedes-versions/: the only modules that import aedes-v1).
  */
 import { createRequire } from 'node:module';
 import http from 'node:http';
