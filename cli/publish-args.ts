@@ -117,8 +117,9 @@ export function buildPublishArgs(input: PublishInput, profile: OutputProfile, li
   }
   const args = [...BASE_ARGS, ...openArgs(input, opts)];
   if (input.kind === 'file' && opts.loop) args.push('-stream_loop', '-1');
-  if (live) args.push('-fflags', 'nobuffer');
-  else args.push('-re');
+  // nobuffer drops what input analysis read: fine for a camera, but from a pipe it can be the whole stream.
+  if (live && input.kind !== 'stdin') args.push('-fflags', 'nobuffer');
+  if (!live) args.push('-re');
   // A device or a small probe of a live URL: do not wait long before the first fragment.
   if (live && input.kind !== 'stdin') args.push('-probesize', '500000', '-analyzeduration', '500000');
   args.push('-i', inputTarget(input));

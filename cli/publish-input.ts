@@ -44,13 +44,27 @@ export async function openInput(
     const why = exit.signal ? `no answer within ${PROBE_TIMEOUT_MS / 1000} s` : lastErrorLine(exit.stderr) || `ffprobe exited with ${exit.code}`;
     throw new MqttcastError('SOURCE_UNAVAILABLE', `cannot open ${describeInput(input)}: ${why}`);
   }
-  const probe = parseProbeOutput(Buffer.concat(chunks).toString('utf8'));
+  const json = Buffer.concat(chunks).toString('utf8');
+  const probe = parseProbeOutput(json);
   const profile = decideProfile(probe, DEFAULT_FAMILIES);
+  // ADTS-framed AAC (MPEG-TS, HLS, raw .aac): copied into fMP4 with an empty moov, its init
+  // lacks the AudioSpecificConfig (codec "mp4a.40", undecodable by MSE); re-encoding is cheap.
+  if (profile.audio === 'copy' && probe.audio?.codec === 'aac' && /\b(mpegts|hls|applehttp|aac)\b/.test(formatName(json))) {
+    profile.audio = 'aac';
+  }
+  // Copied AAC now never has ADTS headers, so no aac_adtstoasc: with -stream_loop that filter
+  // breaks at the loop point in ffmpeg 5 ("non-NULL packet sent after an EOF"), stalling the muxer.
+  if (profile.audio === 'copy') profile.audioCodec = undefined;
   if (opts.transcode) {
     if (profile.video !== 'none') profile.video = 'h264';
     if (profile.audio !== 'none') profile.audio = 'aac';
   }
   return { profile, live: input.kind === 'stdin' || input.kind === 'device' || probe.live, probe };
+}
+
+function formatName(probeJson: string): string {
+  const parsed = JSON.parse(probeJson) as { format?: { format_name?: unknown } };
+  return typeof parsed.format?.format_name === 'string' ? parsed.format.format_name : '';
 }
 
 /** Bytes of standard input shown to ffprobe before ffmpeg starts (then replayed to ffmpeg). */

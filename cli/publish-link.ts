@@ -153,7 +153,7 @@ export class ChannelLink {
    * drops it: broker away, socket full, pending bound reached, or mid-GOP after a gap.
    */
   publishData(fragment: Uint8Array, sync: boolean): DataResult {
-    if (!this.client.connected || !this.init) {
+    if (!this.client.connected || !this.init || this.closing) {
       this.needSync = true;
       return 'dropped';
     }
@@ -227,7 +227,7 @@ export class ChannelLink {
     const connection = this.connection;
     const payload = Buffer.from(this.init!.buffer, this.init!.byteOffset, this.init!.byteLength);
     this.client.publish(this.options.topics.init, payload, { qos: 1, retain: true }, (err) => {
-      if (err || generation !== this.initGeneration || connection !== this.connection || !this.client.connected) return;
+      if (err || this.closing || generation !== this.initGeneration || connection !== this.connection || !this.client.connected) return;
       this.initReady = true;
       this.needSync = true;
       if (this.meta) this.sendMeta();
@@ -238,7 +238,7 @@ export class ChannelLink {
   }
 
   private sendMeta(): void {
-    if (!this.meta) return;
+    if (!this.meta || this.closing) return;
     this.client.publish(this.options.topics.meta, JSON.stringify(this.meta), { qos: 1, retain: true }, (err) => {
       if (err && !this.closing) this.options.onEvent?.('disconnected', `could not publish the meta: ${err.message}`);
     });

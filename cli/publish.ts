@@ -107,7 +107,8 @@ export async function publishCommand(flags: PublishFlags): Promise<void> {
   const opened = await openInput(binaries.ffprobe, input, flags, stdin).catch((err: unknown) => {
     throw err instanceof MqttcastError ? coded(err, EXIT.STREAM_FAILED) : err;
   });
-  const mode = opened.profile.video === 'h264' || opened.profile.audio === 'aac' ? 'transcode to H.264/AAC' : 'copy';
+  const { video, audio } = opened.profile;
+  const mode = [video === 'none' ? 'no video' : `video ${video === 'h264' ? 'to H.264' : 'copied'}`, audio === 'none' ? 'no audio' : `audio ${audio === 'aac' ? 'to AAC' : 'copied'}`].join(', ');
 
   const base = { publisher: flags.publisher ?? `${hostname()}:${process.pid}`, started_at: new Date().toISOString() };
   const link = await ChannelLink.connect({
