@@ -14,7 +14,7 @@ import pino from 'pino';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { EmbeddedBroker } from '../broker/embedded-broker.js';
 import { buildPublishArgs, classifyInput } from '../cli/publish-args.js';
-import { StreamStats } from '../cli/publish-stats.js';
+import { StreamStats, fragmentFacts } from '../cli/publish-stats.js';
 import { FRAGMENT_DURATION_US } from '../media-server/ffmpeg-args.js';
 import { ChannelMetaSchema, channelTopics, parseFragment, parseInit, topLevelTypes, type ChannelMeta } from '../protocol/index.js';
 import { runChecked, runCommand, stopChild, waitForExit } from './helpers/child.js';
@@ -200,6 +200,31 @@ describe('mqttcast publish on Mosquitto', () => {
     // A new subscriber starts at a keyframe after the reconnect, so the stream decodes from the start.
     expect(await probeCodecs([init.payload, ...tap.on(t.data)])).toEqual(['h264', 'aac']);
     expect(pub.stderr().match(/connected to mqtt:/g)?.length).toBeGreaterThanOrEqual(2);
+    pub.child.kill('SIGTERM');
+    expect(await waitForExit(pub.child, 20_000)).toBe(true);
+    expect(pub.child.exitCode, pub.stderr()).toBe(0);
+  });
+
+  it('restarts ffmpeg when it dies: meta offline meanwhile, a new init before the fragments that need it', async () => {
+    const t = channelTopics('video', 'phoenix');
+    const tap = await Tap.open(broker.url, [t.init, t.data, t.meta]);
+    const pub = publish(['demo', '--name', 'phoenix', '--broker', broker.url, ...SMALL]);
+    await waitFor(() => tap.on(t.data).length >= 3, { timeoutMs: 40_000, message: 'data from the first ffmpeg' });
+    const [first] = mediaProcesses(pub.child.pid).map((p) => p.pid);
+    process.kill(first!, 'SIGKILL');
+    await waitFor(() => tap.on(t.init).length >= 2 && tap.messages.at(-1)?.topic === t.data, { timeoutMs: 30_000, message: 'a second init, then data' });
+    const second = mediaProcesses(pub.child.pid).map((p) => p.pid);
+    expect(second).toHaveLength(1);
+    expect(second[0]).not.toBe(first);
+    expect(pub.stderr()).toMatch(/ffmpeg stopped \(.*\); restarting in 1 s/);
+    const states = tap.metas(t.meta).map((m) => `${m.state}${m.reason ? `:${m.reason}` : ''}`);
+    expect(states.slice(states.indexOf('offline:input_failed'))).toContain('live');
+    // After the new init, data resumes at a keyframe: init + what follows decodes.
+    const at = tap.messages.findLastIndex((m) => m.topic === t.init);
+    const rest = tap.messages.slice(at + 1).filter((m) => m.topic === t.data).map((m) => m.payload);
+    const info = parseInit(tap.messages[at]!.payload);
+    expect(fragmentFacts(rest[0]!, info).sync).toBe(true);
+    expect(await probeCodecs([tap.messages[at]!.payload, ...rest])).toEqual(['h264', 'aac']);
     pub.child.kill('SIGTERM');
     expect(await waitForExit(pub.child, 20_000)).toBe(true);
     expect(pub.child.exitCode, pub.stderr()).toBe(0);
