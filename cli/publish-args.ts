@@ -49,7 +49,7 @@ export function describeInput(input: PublishInput): string {
     case 'device':
       return `camera ${input.path}`;
     case 'url':
-      return input.url;
+      return input.url.replace(/^([a-z][a-z0-9+.-]*:\/\/[^/:@]*):[^/@]*@/i, '$1:***@'); // no password in logs
     case 'file':
       return `file ${input.path}`;
   }

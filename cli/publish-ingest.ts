@@ -6,7 +6,7 @@
  * SIGKILL (parent-death signal).
  */
 import { Fmp4Segmenter, MqttcastError, type Segment } from '../protocol/index.js';
-import { FfmpegProcess, lastErrorLine } from '../media-server/ffmpeg-process.js';
+import { FfmpegProcess } from '../media-server/ffmpeg-process.js';
 import type { StdinFeed } from './publish-input.js';
 
 export const RESTART_MIN_MS = 1000;
@@ -22,6 +22,8 @@ export interface IngestOptions {
   /** The input ending (ffmpeg exiting 0) ends the publication, instead of a restart. */
   endsWithInput: boolean;
   onSegment: (segment: Segment) => void;
+  /** ffmpeg's stderr made into a reason ('' when it says nothing useful). */
+  explain: (stderr: string) => string;
   /** A run ended; `restartInMs` is undefined when no restart follows. */
   onExit: (why: string, restartInMs: number | undefined) => void;
 }
@@ -100,7 +102,7 @@ export class Ingest {
     stdin?.detach();
     this.proc = undefined;
     const how = exit.signal ? `was killed by ${exit.signal}` : `exited with code ${String(exit.code)}`;
-    const why = streamError ?? (lastErrorLine(exit.stderr) || (exit.code === 0 ? 'the input ended' : `ffmpeg ${how}`));
+    const why = streamError ?? (this.options.explain(exit.stderr) || (exit.code === 0 ? 'the input ended' : `ffmpeg ${how}`));
     return { code: exit.code, why };
   }
 

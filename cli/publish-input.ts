@@ -5,7 +5,8 @@
 import type { Readable, Writable } from 'node:stream';
 import { MqttcastError } from '../protocol/index.js';
 import type { OutputProfile } from '../media-server/ffmpeg-args.js';
-import { FfmpegProcess, lastErrorLine } from '../media-server/ffmpeg-process.js';
+import { diagnose } from '../media-server/ffmpeg-diagnosis.js';
+import { FfmpegProcess } from '../media-server/ffmpeg-process.js';
 import { DEFAULT_FAMILIES, decideProfile, parseProbeOutput, type ProbeResult } from '../media-server/probe.js';
 import { buildProbeArgs, describeInput, type InputOptions, type PublishInput } from './publish-args.js';
 
@@ -41,7 +42,7 @@ export async function openInput(
   const timer = setTimeout(() => void proc.kill(500), PROBE_TIMEOUT_MS);
   const exit = await proc.exited.finally(() => clearTimeout(timer));
   if (exit.code !== 0) {
-    const why = exit.signal ? `no answer within ${PROBE_TIMEOUT_MS / 1000} s` : lastErrorLine(exit.stderr) || `ffprobe exited with ${exit.code}`;
+    const why = exit.signal ? `no answer within ${PROBE_TIMEOUT_MS / 1000} s` : explainFfmpeg(exit.stderr, input) || `ffprobe exited with ${exit.code}`;
     throw new MqttcastError('SOURCE_UNAVAILABLE', `cannot open ${describeInput(input)}: ${why}`);
   }
   const json = Buffer.concat(chunks).toString('utf8');
@@ -60,6 +61,17 @@ export async function openInput(
     if (profile.audio !== 'none') profile.audio = 'aac';
   }
   return { profile, live: input.kind === 'stdin' || input.kind === 'device' || probe.live, probe };
+}
+
+/**
+ * ffmpeg's reason for the operator: the media server's plain-language diagnosis, with
+ * ffmpeg's own last line (paths and URLs included: this is the operator's own input).
+ */
+export function explainFfmpeg(stderr: string, input: PublishInput): string {
+  const kind = input.kind === 'url' ? (input.scheme.startsWith('rtsp') ? 'rtsp' : 'http') : input.kind === 'file' ? 'file' : undefined;
+  const d = diagnose(stderr, { kind });
+  if (!d.known) return d.lastLine;
+  return d.lastLine && !d.reason!.includes(d.lastLine) ? `${d.reason} (ffmpeg: ${d.lastLine})` : d.reason!;
 }
 
 function formatName(probeJson: string): string {

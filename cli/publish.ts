@@ -10,11 +10,12 @@ import {
   MqttcastError, channelTopics, parseInit, type ChannelMetaInput, type ChannelTopics, type InitInfo, type Segment, type Track,
 } from '../protocol/index.js';
 import { findFfmpeg, type FfmpegBinaries } from '../media-server/ffmpeg-binaries.js';
+import { cleanLine } from '../media-server/ffmpeg-diagnosis.js';
 import { createLogger } from '../media-server/logger.js';
 import { CliError, EXIT } from './exit-codes.js';
 import { buildPublishArgs, classifyInput, describeInput, endsWithInput, parseVideoSize, type InputOptions, type PublishInput } from './publish-args.js';
 import { Ingest, type IngestEnd } from './publish-ingest.js';
-import { StdinFeed, openInput, type OpenedInput } from './publish-input.js';
+import { StdinFeed, explainFfmpeg, openInput, type OpenedInput } from './publish-input.js';
 import { ChannelLink } from './publish-link.js';
 import { StreamStats, fragmentFacts } from './publish-stats.js';
 
@@ -154,11 +155,12 @@ export async function publishCommand(flags: PublishFlags): Promise<void> {
     stdin,
     endsWithInput: endsWithInput(input, flags),
     onSegment,
+    explain: (stderr) => explainFfmpeg(stderr, input),
     onExit: (why, restartInMs) => {
       live = false;
       if (restartInMs === undefined || closing) return;
       say(`ffmpeg stopped (${why}); restarting in ${restartInMs / 1000} s`);
-      link.setMeta({ state: 'offline', ...base, reason: 'input_failed', message: why.slice(0, 512), updated_at: new Date().toISOString() });
+      link.setMeta({ state: 'offline', ...base, reason: 'input_failed', message: cleanLine(why), updated_at: new Date().toISOString() });
     },
   });
 
@@ -190,7 +192,8 @@ export async function publishCommand(flags: PublishFlags): Promise<void> {
   }, SHUTDOWN_FORCE_MS);
   force.unref();
   const reason = outcome.kind === 'signal' ? 'stopped' : outcome.kind === 'ended' ? outcome.end.reason : 'input_failed';
-  const message = outcome.kind === 'failed' ? (outcome.err as Error).message.slice(0, 512) : undefined;
+  // Everyone who reads the channel sees the meta: no URLs (camera passwords) or paths in it.
+  const message = outcome.kind === 'failed' ? cleanLine((outcome.err as Error).message) : undefined;
   say(outcome.kind === 'signal' ? `${outcome.signal}: stopping` : `stopping (${message ?? reason.replace('_', ' ')})`);
   await link.close({ state: 'offline', ...base, reason, message, updated_at: new Date().toISOString() });
   await ingest.stop();
@@ -199,6 +202,8 @@ export async function publishCommand(flags: PublishFlags): Promise<void> {
   process.off('SIGTERM', onSignal);
   say(`offline after ${stats.fragments} fragments`);
   if (outcome.kind === 'failed') {
-    throw outcome.err instanceof MqttcastError ? coded(outcome.err, EXIT.STREAM_FAILED) : outcome.err;
+    const err = outcome.err;
+    if (!(err instanceof MqttcastError)) throw err;
+    throw new CliError(`${err.code}: ffmpeg could not publish ${describeInput(input)}: ${err.message}`, EXIT.STREAM_FAILED);
   }
 }

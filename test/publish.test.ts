@@ -13,7 +13,7 @@ import mqtt, { type MqttClient } from 'mqtt';
 import pino from 'pino';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { EmbeddedBroker } from '../broker/embedded-broker.js';
-import { buildPublishArgs, classifyInput } from '../cli/publish-args.js';
+import { buildPublishArgs, classifyInput, describeInput } from '../cli/publish-args.js';
 import { StreamStats, fragmentFacts } from '../cli/publish-stats.js';
 import { FRAGMENT_DURATION_US } from '../media-server/ffmpeg-args.js';
 import { ChannelMetaSchema, channelTopics, parseFragment, parseInit, topLevelTypes, type ChannelMeta } from '../protocol/index.js';
@@ -348,6 +348,7 @@ describe('publish arguments and measurements (pure)', () => {
     expect(classifyInput('rtsp://cam.lan/stream1')).toEqual({ kind: 'url', url: 'rtsp://cam.lan/stream1', scheme: 'rtsp' });
     expect(classifyInput('file:///tmp/a.mp4')).toEqual({ kind: 'file', path: '/tmp/a.mp4' });
     expect(classifyInput('a:b.mp4')).toEqual({ kind: 'file', path: path.resolve('a:b.mp4') });
+    expect(describeInput(classifyInput('rtsp://admin:s3cret@cam.lan/x'))).toBe('rtsp://admin:***@cam.lan/x');
   });
 
   it('builds low-latency fMP4 arguments like the media server, per input', () => {
