@@ -3,7 +3,10 @@
  * EmbeddedBroker on a random 127.0.0.1 port, real MQTT.js clients and Mosquitto's
  * command-line clients (which default to MQTT 5).
  */
+import { readdirSync, readFileSync } from 'node:fs';
 import { connect as tcpConnect, type Socket } from 'node:net';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import mqtt, { type IClientOptions, type IDisconnectPacket, type IPublishPacket, type MqttClient } from 'mqtt';
 import pino from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -174,5 +177,19 @@ describe('embedded broker: MQTT 5 and 3.1.1', () => {
     expect(got[0]?.payload.toString()).toBe('hi');
     expect(got[0]?.properties?.responseTopic).toBe('cli/reply');
     expect(got[0]?.properties?.userProperties).toEqual({ who: 'cli' });
+  });
+});
+
+describe('Aedes 1.2 stays in the bench', () => {
+  it('no production code imports aedes-v1', () => {
+    const root = fileURLToPath(new URL('..', import.meta.url));
+    const offenders: string[] = [];
+    for (const dir of ['broker', 'media-server', 'protocol', 'cli', 'client', 'bin']) {
+      for (const file of readdirSync(path.join(root, dir), { recursive: true, encoding: 'utf8' })) {
+        if (!/\.(ts|js|mjs)$/.test(file) || file.includes('node_modules')) continue;
+        if (/from ['"]aedes-v1['"]|import\(['"]aedes-v1['"]\)/.test(readFileSync(path.join(root, dir, file), 'utf8'))) offenders.push(`${dir}/${file}`);
+      }
+    }
+    expect(offenders).toEqual([]);
   });
 });
