@@ -5,16 +5,27 @@
  * retained binary init with its retain flag for late subscribers at every edge; QoS 0
  * fragments of realistic sizes complete and in order; requests stay local to their edge;
  * an intermediate crash heals, with the newest init; ingress bytes flat in the number of
- * edge viewers ($SYS); a bridge with a wrong password stays out.
+ * edge viewers ($SYS); a bridge with a wrong password stays out; a real `mqttcast publish`
+ * at the ingress is a playable channel at an edge, and its end is seen there.
  *
  * "Nothing arrived" is made deterministic by ordering (a later message on the same path
  * has arrived) or by a broker event (a fresh $SYS publication, a refusal in the log).
  */
+import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readBytesSent, readSysValue, startBridgeTree, type BridgeTree, type TreeBroker } from './helpers/bridge-tree.js';
+import { stopChild } from './helpers/child.js';
+import { ffprobeStreams } from './helpers/ffprobe.js';
+import { mediaProcesses } from './helpers/processes.js';
 import { waitFor } from './helpers/wait.js';
+
+const BIN = resolve(fileURLToPath(new URL('..', import.meta.url)), 'bin', 'mqttcast.js');
 
 interface Received {
   topic: string;
@@ -183,6 +194,38 @@ describe('Mosquitto bridge tree from deploy/bridges/', () => {
     expect(one.ingress).toBeGreaterThanOrEqual(workloadBytes);
     expect(twenty.ingress).toBeLessThanOrEqual(1.3 * one.ingress);
     expect(twenty.intermediate).toBeLessThanOrEqual(1.3 * one.intermediate);
+  });
+
+  it('carries a real `mqttcast publish` channel: playable fMP4 at an edge, then offline with its init cleared', async () => {
+    const { username, password } = tree.users.publisher;
+    const child = spawn(process.execPath, [BIN, 'publish', 'demo', '--name', 'demo1', '--broker', tree.ingress.url, '-u', username, '-P', password, '--video-size', '320x240', '--framerate', '15', '-q'], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr?.on('data', (b: Buffer) => (stderr += b.toString('utf8')));
+    const dir = await mkdtemp(join(tmpdir(), 'mqttcast-bridges-'));
+    try {
+      const meta = await listen(edgeB, 'video/live/demo1/meta');
+      await waitFor(() => meta.some((m) => m.payload.toString('utf8').includes('"live"')), { timeoutMs: 30_000, message: `meta live at edge-b (${stderr})` });
+      // A raw tap at the edge: retained init, then fragments.
+      const tapped = await listen(edgeB, ['video/live/demo1/init', 'video/live/demo1/data']);
+      await waitFor(() => tapped.filter((m) => m.topic.endsWith('/data')).length >= 20, { timeoutMs: 30_000, message: 'fragments at edge-b' });
+      const init = tapped.find((m) => m.topic.endsWith('/init'));
+      expect(init?.retain).toBe(true);
+      const file = join(dir, 'edge-b.mp4');
+      await writeFile(file, Buffer.concat([init?.payload ?? Buffer.alloc(0), ...tapped.filter((m) => m.topic.endsWith('/data')).map((m) => m.payload)]));
+      const streams = await ffprobeStreams(file);
+      expect(streams.map((s) => s.codec_name).sort()).toEqual(['aac', 'h264']);
+    } finally {
+      await stopChild(child, { signal: 'SIGTERM', graceMs: 5000 });
+      await rm(dir, { recursive: true, force: true });
+    }
+    expect(mediaProcesses()).toEqual([]);
+    // The end crosses the tree too: meta "offline" and no init left for a late subscriber.
+    const late = await listen(edgeA, ['video/live/demo1/meta', 'video/live/demo1/init', '$SYS/broker/uptime']);
+    await waitFor(() => late.some((m) => m.topic === 'video/live/demo1/meta' && m.payload.toString('utf8').includes('"offline"')), { message: 'meta offline at edge-a' });
+    await waitFor(() => late.some((m) => m.topic === '$SYS/broker/uptime' && !m.retain), { message: 'a fresh $SYS tick at edge-a' });
+    expect(late.filter((m) => m.topic === 'video/live/demo1/init' && m.payload.length > 0)).toEqual([]);
   });
 
   it('refuses a bridge with a wrong password while a correct one joins', async () => {
