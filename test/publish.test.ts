@@ -273,6 +273,48 @@ describe('mqttcast publish on Mosquitto', () => {
   });
 });
 
+describe('mqttcast publish over TLS (mqtts://, Mosquitto)', () => {
+  let broker: MosquittoBroker;
+  let tlsPort: number;
+  let ca: string;
+  beforeAll(async () => {
+    const tls = path.join(dir, 'tls');
+    const ssl = (args: string[]): Promise<unknown> => runChecked('openssl', args, { cwd: tls });
+    await runChecked('mkdir', ['-p', tls]);
+    await ssl(['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'ca.key', '-out', 'ca.crt', '-days', '2', '-subj', '/CN=mqttcast test CA']);
+    await ssl(['req', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'server.key', '-out', 'server.csr', '-subj', '/CN=127.0.0.1']);
+    await writeFile(path.join(tls, 'ext.cnf'), 'subjectAltName=IP:127.0.0.1\n');
+    await ssl(['x509', '-req', '-in', 'server.csr', '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial', '-out', 'server.crt', '-days', '2', '-extfile', 'ext.cnf']);
+    // Mosquitto started as root reads certificates after dropping to its own user.
+    await runChecked('chmod', ['755', dir, tls]);
+    await runChecked('chmod', ['644', path.join(tls, 'server.key')]);
+    ca = path.join(tls, 'ca.crt');
+    tlsPort = await freePort();
+    broker = await startMosquitto({
+      extraConfig: [`listener ${tlsPort} 127.0.0.1`, `cafile ${ca}`, `certfile ${path.join(tls, 'server.crt')}`, `keyfile ${path.join(tls, 'server.key')}`].join('\n'),
+    });
+  });
+  afterAll(async () => {
+    await broker?.close();
+  });
+
+  it('publishes over mqtts:// trusting --ca; refuses an unknown certificate unless --insecure', async () => {
+    const url = `mqtts://127.0.0.1:${tlsPort}`;
+    const untrusted = await run(['demo', '--name', 'tls', '--broker', url, ...SMALL]);
+    expect(untrusted.code).toBe(3);
+    expect(untrusted.stderr).toMatch(/cannot connect to the MQTT broker at mqtts:.*(self[- ]signed|certificate)/i);
+    const t = channelTopics('video', 'tls');
+    for (const trust of [['--ca', ca], ['--insecure']]) {
+      const pub = publish(['demo', '--name', 'tls', '--broker', url, ...SMALL, ...trust]);
+      const meta = await waitForMeta(broker.url, t.meta, 'live'); // read back over the plain listener
+      expect(meta.publisher).toMatch(new RegExp(`:${pub.child.pid}$`));
+      pub.child.kill('SIGTERM');
+      expect(await waitForExit(pub.child, 20_000)).toBe(true);
+      expect(pub.child.exitCode, pub.stderr()).toBe(0);
+    }
+  });
+});
+
 describe('mqttcast publish on the embedded broker', () => {
   let broker: EmbeddedBroker;
   beforeAll(async () => {
