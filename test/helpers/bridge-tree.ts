@@ -8,12 +8,20 @@
  *   const pub = await tree.connect(tree.ingress);                // as user "publisher"
  *   await pub.publishAsync('video/live/cam1/init', init, { qos: 1, retain: true });
  *   const viewer = await tree.connect(tree.edges.a!);            // edges: anonymous on 127.0.0.1
- *   // a media server at an edge:  mqttcast serve --broker <tree.edges.a.url> ...
- *   // a publisher at the ingress: mqttcast publish ... --broker <tree.ingress.url>
- *   //                               -u tree.users.publisher.username -P tree.users.publisher.password
+ *   // a media server at an edge:  mqttcast serve --broker <tree.edges.a.url> --http-port <free port>
+ *   // a publisher at the ingress (test/bridges.test.ts does this):
+ *   //   mqttcast publish demo --name cam1 --broker <tree.ingress.url>
+ *   //     -u <tree.users.publisher.username> -P <tree.users.publisher.password>
  *   await tree.intermediate.restart();         // resolves when every bridge carries traffic again
+ *   await tree.edges.a!.stop(); await tree.edges.a!.start();   // the same for one edge
+ *   const late = await tree.addEdge('c');      // a new edge joins a running tree
  *   const sent = await readBytesSent(tree, tree.ingress);   // $SYS/broker/bytes/sent
- *   await tree.close();                        // in afterAll/afterEach: stops every broker
+ *   await tree.close();                        // in afterAll: stops every broker, ends clients
+ *
+ * Users: on the ingress and intermediate `tree.connect(b)` logs in as "publisher" (reads and
+ * writes video/live/#) and `tree.connect(b, 'monitor')` as "monitor" (reads everything,
+ * $SYS included); edges take anonymous clients. Each TreeBroker has url, port, pid,
+ * configPath (the generated file), stderr() (Mosquitto's log), stop/start/restart.
  *
  * "Connected" means more than a TCP connection: each bridge's state is "1" on both ends
  * ($SYS/broker/connection/<name>/state) AND a probe published at the ingress on
@@ -23,23 +31,20 @@
 import { randomBytes } from 'node:crypto';
 import { chmod, copyFile, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
+import { BRIDGES_DIR, rewriteShipped, type ConfigRewrite, type Credentials, type ShippedConfig, type TreeRole, type TreeUser } from './bridge-tree-config.js';
+import { TreeBroker } from './bridge-tree-broker.js';
 import { runChecked } from './child.js';
-import { MosquittoBroker, type StopBrokerOptions } from './mosquitto.js';
+import { MosquittoBroker } from './mosquitto.js';
 import { freePort } from './ports.js';
 import { waitFor } from './wait.js';
 
-export const BRIDGES_DIR = resolve(fileURLToPath(new URL('../../deploy/bridges', import.meta.url)));
-export const PROBE_TOPIC = 'video/live/_probe/ping';
+export { BRIDGES_DIR, substituteLine, type Credentials, type ShippedConfig, type TreeRole, type TreeUser } from './bridge-tree-config.js';
+export { TreeBroker } from './bridge-tree-broker.js';
+export { readBytesSent, readSysValue } from './bridge-tree-sys.js';
 
-export type TreeRole = 'ingress' | 'intermediate' | 'edge';
-export type TreeUser = 'publisher' | 'monitor';
-export interface Credentials {
-  username: string;
-  password: string;
-}
+export const PROBE_TOPIC = 'video/live/_probe/ping';
 
 export interface BridgeTreeOptions {
   /** Edge names; edge "a" is the shipped edge.conf renamed to edge-a (default ['a', 'b']). */
@@ -55,8 +60,6 @@ export interface BridgeTreeOptions {
   rewrite?: (file: ShippedConfig, text: string) => string;
 }
 
-export type ShippedConfig = 'ingress.conf' | 'intermediate.conf' | 'edge.conf';
-
 export interface AddEdgeOptions {
   /** Password the edge's bridge presents (default: the right one). */
   remotePassword?: string;
@@ -64,75 +67,7 @@ export interface AddEdgeOptions {
   waitConnected?: boolean;
 }
 
-/** One broker of the tree. Ports stay the same across stop()/start()/restart(). */
-export class TreeBroker {
-  constructor(
-    readonly tree: BridgeTree,
-    readonly role: TreeRole,
-    /** "ingress", "intermediate-1", "edge-a": also its bridge's client id and user at the parent. */
-    readonly name: string,
-    readonly broker: MosquittoBroker,
-    /** The broker this one's bridge connects to (undefined for the ingress). */
-    readonly parent: TreeBroker | undefined,
-  ) {}
-
-  get port(): number {
-    return this.broker.port;
-  }
-
-  get url(): string {
-    return this.broker.url;
-  }
-
-  get pid(): number | undefined {
-    return this.broker.pid;
-  }
-
-  get configPath(): string {
-    return this.broker.configPath;
-  }
-
-  /** Mosquitto's log (stderr) across all runs. */
-  stderr(): string {
-    return this.broker.stderr();
-  }
-
-  /** Credentials to use on this broker (edges are anonymous on 127.0.0.1). */
-  auth(user: TreeUser = 'publisher'): IClientOptions {
-    return this.role === 'edge' ? {} : { ...this.tree.users[user] };
-  }
-
-  async stop(opts: StopBrokerOptions = {}): Promise<void> {
-    await this.broker.stop(opts);
-  }
-
-  /** Starts the broker again and waits until every bridge of the tree carries traffic. */
-  async start(): Promise<void> {
-    await this.broker.start();
-    await this.tree.waitConnected();
-  }
-
-  /** stop() (SIGTERM, or { signal: 'SIGKILL' } for a crash) then start(). */
-  async restart(opts: StopBrokerOptions = {}): Promise<void> {
-    await this.stop(opts);
-    await this.start();
-  }
-}
-
-/** Replaces the one line matching `pattern`; fails loudly if the shipped file no longer has exactly one. */
-export function substituteLine(text: string, pattern: RegExp, line: string, file: string): string {
-  const hits = text.match(new RegExp(pattern.source, 'gm')) ?? [];
-  if (hits.length !== 1) throw new Error(`${file}: expected one line matching ${pattern}, found ${hits.length}`);
-  return text.replace(new RegExp(pattern.source, 'm'), line);
-}
-
-interface Rewrite {
-  file: ShippedConfig;
-  port: number;
-  parentPort?: number;
-  name?: string;
-  remotePassword?: string;
-}
+type Spawn = Omit<ConfigRewrite, 'port' | 'sysIntervalS' | 'extra'>;
 
 export class BridgeTree {
   readonly edges: Record<string, TreeBroker> = {};
@@ -201,10 +136,11 @@ export class BridgeTree {
     }
     // Started as root, mosquitto drops to the "mosquitto" user before it reads these files.
     await chmod(this.dir, 0o755);
-    this.ingressNode = await this.spawnNode('ingress', 'ingress', undefined, { file: 'ingress.conf', port: 0 });
+    const files = { passwordFile: this.passwordFile, aclFile: join(this.dir, 'tree.acl') };
+    this.ingressNode = await this.spawnNode('ingress', 'ingress', undefined, { file: 'ingress.conf', ...files });
     this.intermediateNode = await this.spawnNode('intermediate', 'intermediate-1', this.ingressNode, {
       file: 'intermediate.conf',
-      port: 0,
+      ...files,
       parentPort: this.ingressNode.port,
       remotePassword: this.bridgePasswords['intermediate-1'] as string,
     });
@@ -316,7 +252,6 @@ export class BridgeTree {
   private async spawnEdge(edge: string, remotePassword: string): Promise<TreeBroker> {
     const node = await this.spawnNode('edge', `edge-${edge}`, this.intermediate, {
       file: 'edge.conf',
-      port: 0,
       parentPort: this.intermediate.port,
       name: `edge-${edge}`,
       remotePassword,
@@ -330,14 +265,14 @@ export class BridgeTree {
     await chmod(this.passwordFile, 0o644);
   }
 
-  private async spawnNode(role: TreeRole, name: string, parent: TreeBroker | undefined, rw: Rewrite): Promise<TreeBroker> {
+  private async spawnNode(role: TreeRole, name: string, parent: TreeBroker | undefined, rw: Spawn): Promise<TreeBroker> {
     const shipped = await readFile(join(BRIDGES_DIR, rw.file), 'utf8');
     let lastError: unknown;
     // A probed free port can be taken before mosquitto binds it: retry with another.
     for (let attempt = 0; attempt < 3; attempt++) {
       const port = await freePort();
       const configPath = join(this.dir, `${name}.conf`);
-      await writeFile(configPath, this.rewrite(shipped, { ...rw, port }));
+      await writeFile(configPath, rewriteShipped(shipped, { ...rw, port, sysIntervalS: this.opts.sysIntervalS, extra: this.opts.rewrite }));
       const broker = new MosquittoBroker('/usr/sbin/mosquitto', this.dir, configPath, port, undefined, 15_000);
       try {
         await broker.start();
@@ -349,25 +284,6 @@ export class BridgeTree {
       }
     }
     throw lastError instanceof Error ? lastError : new Error(String(lastError));
-  }
-
-  private rewrite(text: string, rw: Rewrite): string {
-    const sub = (t: string, pattern: RegExp, line: string): string => substituteLine(t, pattern, line, rw.file);
-    let out = sub(text, /^listener \d+ 127\.0\.0\.1$/, `listener ${rw.port} 127.0.0.1`);
-    out = sub(out, /^sys_interval \d+$/, `sys_interval ${this.opts.sysIntervalS}`);
-    if (rw.file !== 'edge.conf') {
-      out = sub(out, /^password_file .*$/, `password_file ${this.passwordFile}`);
-      out = sub(out, /^acl_file .*$/, `acl_file ${join(this.dir, 'tree.acl')}`);
-    }
-    if (rw.parentPort !== undefined) out = sub(out, /^address 127\.0\.0\.1:\d+$/, `address 127.0.0.1:${rw.parentPort}`);
-    if (rw.remotePassword !== undefined) out = sub(out, /^remote_password .*$/, `remote_password ${rw.remotePassword}`);
-    if (rw.name !== undefined) {
-      out = sub(out, /^connection edge-a$/, `connection ${rw.name}`);
-      out = sub(out, /^remote_clientid edge-a$/, `remote_clientid ${rw.name}`);
-      out = sub(out, /^remote_username edge-a$/, `remote_username ${rw.name}`);
-    }
-    if (this.opts.rewrite) out = this.opts.rewrite(rw.file, out);
-    return `# generated by test/helpers/bridge-tree.ts from deploy/bridges/${rw.file}\n${out}`;
   }
 }
 
@@ -392,45 +308,6 @@ export async function startBridgeTree(opts: BridgeTreeOptions = {}): Promise<Bri
   }
 }
 
-/**
- * The next value of a numeric $SYS topic published AFTER this call (the retained copy
- * is skipped), so it counts everything the broker did before the call.
- */
-export async function readSysValue(tree: BridgeTree, broker: TreeBroker, topic: string): Promise<number> {
-  const client = await tree.connect(broker, 'monitor');
-  try {
-    const value = new Promise<number>((resolve, reject) => {
-      client.on('message', (t, payload, packet) => {
-        if (t !== topic || packet.retain) return;
-        const n = Number.parseFloat(payload.toString('utf8')); // "2 seconds" for uptime
-        if (Number.isFinite(n)) resolve(n);
-        else reject(new Error(`${broker.name}: ${topic} is not a number: ${payload.toString('utf8')}`));
-      });
-    });
-    await client.subscribeAsync(topic);
-    return await withTimeout(value, (tree.opts.sysIntervalS * 1000 + 1000) * 5, `${broker.name}: ${topic}`);
-  } finally {
-    await client.endAsync();
-  }
-}
-
-/** $SYS/broker/bytes/sent: every byte the broker has sent since it started. */
-export function readBytesSent(tree: BridgeTree, broker: TreeBroker): Promise<number> {
-  return readSysValue(tree, broker, '$SYS/broker/bytes/sent');
-}
-
 function secret(): string {
   return randomBytes(12).toString('hex');
-}
-
-async function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms);
-  });
-  try {
-    return await Promise.race([p, timeout]);
-  } finally {
-    if (timer) clearTimeout(timer);
-  }
 }
