@@ -28,7 +28,7 @@ describe('decideExit', () => {
   });
 
   it('fails a source that exited 0 with nothing to say before any fragment', () => {
-    expect(decideExit(end({ totalFragments: 0 }))).toEqual({ action: 'failed', message: 'could not read the source: ffmpeg produced no video from it' });
+    expect(decideExit(end({ totalFragments: 0 }))).toEqual({ action: 'failed', message: 'could not read the source: it ended before sending any video' });
   });
 
   it('fails an on-demand source cut off mid-way even though ffmpeg exited 0', () => {
@@ -54,6 +54,15 @@ describe('decideExit', () => {
       action: 'failed',
       message: 'the source stopped sending video for 2 s; reopening it failed: the server refused the connection: nothing is listening at that address and port',
     });
+  });
+
+  it('restarts a live source that ended by itself, and says so', () => {
+    expect(decideExit(end({ live: true }))).toEqual({ action: 'restart', outage: 'the source stopped: it ended' });
+  });
+
+  it('reports output the upstream could not read as the reason it stopped the run', () => {
+    const stopped = end({ stoppedBecause: 'ffmpeg produced MP4 that could not be read', exit: { code: null, signal: 'SIGTERM', stderr: '' } });
+    expect(decideExit(stopped)).toEqual({ action: 'failed', message: 'the source stopped: ffmpeg produced MP4 that could not be read' });
   });
 
   it('says "media" for an audio-only source', () => {

@@ -18,6 +18,8 @@ export interface RunEnd {
   totalFragments: number;
   /** Set when the stall watchdog killed this run: how long it had gone without a fragment. */
   stalledMs?: number;
+  /** Set when the upstream stopped this run for another reason of its own (unreadable output). */
+  stoppedBecause?: string;
   /** The init segment has no video track (the wording then says "media"). */
   audioOnly?: boolean;
   /** Restarts made so far in the current streak, and the most allowed. */
@@ -36,14 +38,16 @@ function seconds(ms: number): string {
   return `${Math.round(ms / 100) / 10} s`;
 }
 
-function exitText(exit: ExitInfo): string {
+function exitText(exit: ExitInfo, beforeMedia: boolean): string {
   if (exit.signal) return `ffmpeg was stopped by ${exit.signal}`;
-  return exit.code === 0 ? 'ffmpeg produced no video from it' : `ffmpeg exited with code ${exit.code}`;
+  if (exit.code !== 0) return `ffmpeg exited with code ${exit.code}`;
+  return beforeMedia ? 'it ended before sending any video' : 'it ended';
 }
 
 export function decideExit(end: RunEnd): ExitDecision {
-  const d = diagnose(end.exit.stderr, { kind: end.kind, beforeMedia: end.totalFragments === 0 });
-  const why = d.reason ?? exitText(end.exit);
+  const beforeMedia = end.totalFragments === 0;
+  const d = diagnose(end.exit.stderr, { kind: end.kind, beforeMedia });
+  const why = end.stoppedBecause ?? d.reason ?? exitText(end.exit, beforeMedia);
   const what = end.audioOnly ? 'media' : 'video';
   if (!end.hadInit) {
     const reason = end.stalledMs !== undefined && !d.reason ? `it sent no media within ${seconds(end.stalledMs)}` : why;

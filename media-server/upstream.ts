@@ -16,27 +16,12 @@ import {
   type Mode,
 } from '../protocol/index.js';
 import { FfmpegProcess, lastErrorLine, type ExitInfo, type ProcessLimits } from './ffmpeg-process.js';
+import { FragmentCache } from './fragment-cache.js';
 import type { SourceKind } from './sources.js';
 import { decideExit } from './upstream-exit.js';
+import type { Fragment, UpstreamEvent, UpstreamViewer } from './upstream-types.js';
 
-export interface Fragment {
-  data: Buffer;
-  /** Position in this upstream's output, counting from 1. */
-  index: number;
-  sync: boolean;
-  producerTimeMs?: number;
-}
-
-export type UpstreamEvent =
-  | { type: 'restarting'; attempt: number; message: string }
-  | { type: 'ended'; reason: 'source_ended' }
-  | { type: 'failed'; error: MqttcastError };
-
-export interface UpstreamViewer {
-  onInit(init: Buffer, info: InitInfo): void;
-  onFragment(fragment: Fragment): void;
-  onEvent(event: UpstreamEvent): void;
-}
+export type { Fragment, UpstreamEvent, UpstreamViewer } from './upstream-types.js';
 
 export interface UpstreamOptions {
   key: string;
@@ -76,16 +61,13 @@ export class Upstream extends EventEmitter<UpstreamEvents> {
   initInfo?: InitInfo;
   private proc?: FfmpegProcess;
   private readonly viewers = new Set<UpstreamViewer>();
-  /** Shared: from the latest sync fragment. Exclusive: everything since start, until claimed. */
-  private cache: Fragment[] = [];
-  private cacheBytes = 0;
-  private cacheValid = false;
+  private readonly cache: FragmentCache;
   private claimed = false;
   private fragmentCount = 0;
   private restarts = 0;
   private startedAt = 0;
-  /** The run the stall watchdog stopped, and how long it had gone without output. */
-  private stalled?: { proc: FfmpegProcess; ms: number };
+  /** A run this upstream stopped itself: how long it had been silent, or why. */
+  private stopped?: { proc: FfmpegProcess; silentMs?: number; because?: string };
   private lastOutputAt = 0;
   /** Why the source went away, kept across restarts until it delivers again. */
   private outage?: string;
@@ -99,6 +81,7 @@ export class Upstream extends EventEmitter<UpstreamEvents> {
 
   constructor(readonly options: UpstreamOptions) {
     super();
+    this.cache = new FragmentCache(options.shared, options.gopCacheBytes);
     this.readyPromise = new Promise<InitInfo>((resolve, reject) => {
       this.resolveReady = resolve;
       this.rejectReady = reject;
@@ -160,9 +143,9 @@ export class Upstream extends EventEmitter<UpstreamEvents> {
     this.viewers.add(viewer);
     if (this.init && this.initInfo) {
       viewer.onInit(this.init, this.initInfo);
-      if (this.cacheValid || !this.options.shared) for (const f of this.cache) viewer.onFragment(f);
+      for (const f of this.cache.replay()) viewer.onFragment(f);
     }
-    if (!this.options.shared) this.dropCache();
+    if (!this.options.shared) this.cache.clear();
     if (this.proc?.stdout.isPaused()) {
       this.proc.stdout.resume();
       this.armStall();
@@ -202,7 +185,7 @@ export class Upstream extends EventEmitter<UpstreamEvents> {
         }
       } catch (err) {
         log.error({ err }, 'ffmpeg produced malformed MP4; stopping it');
-        void proc.kill(500);
+        this.stop(proc, { because: 'ffmpeg produced MP4 that could not be read' });
       }
     });
     void proc.exited.then((exit) => this.onExit(proc, exit));
@@ -216,10 +199,15 @@ export class Upstream extends EventEmitter<UpstreamEvents> {
     this.stallTimer = setTimeout(() => {
       if (!proc?.running || proc !== this.proc) return;
       const ms = Date.now() - this.lastOutputAt;
-      this.stalled = { proc, ms };
       this.options.log.warn({ pid: proc.pid, ms }, 'no media from ffmpeg; stopping it');
-      void proc.kill(500);
+      this.stop(proc, { silentMs: ms });
     }, this.options.stallTimeoutMs);
+  }
+
+  /** Stops a run for a reason of ours; onExit reports it. */
+  private stop(proc: FfmpegProcess, why: { silentMs?: number; because?: string }): void {
+    this.stopped ??= { proc, ...why };
+    void proc.kill(500);
   }
 
   private onInit(data: Buffer): void {
@@ -228,13 +216,13 @@ export class Upstream extends EventEmitter<UpstreamEvents> {
       info = parseInit(data);
     } catch (err) {
       this.options.log.error({ err }, 'cannot read the init segment');
-      void this.proc?.kill(500);
+      if (this.proc) this.stop(this.proc, { because: 'ffmpeg produced an init segment that could not be read' });
       return;
     }
     const first = this.init === undefined;
     this.init = data;
     this.initInfo = info;
-    this.dropCache();
+    this.cache.clear();
     this.state = 'running';
     this.armStall();
     if (this.options.live && first) this.markReady(info);
@@ -270,38 +258,18 @@ export class Upstream extends EventEmitter<UpstreamEvents> {
   }
 
   private remember(f: Fragment): void {
-    if (this.options.shared) {
-      if (f.sync) {
-        this.dropCache();
-        this.cacheValid = true;
-      }
-      if (!this.cacheValid) return;
-    } else if (this.claimed) {
-      return;
+    if (!this.options.shared && this.claimed) return;
+    if (!this.cache.remember(f)) {
+      this.proc?.stdout.pause(); // nobody has claimed it yet: let ffmpeg wait (not a stall)
+      clearTimeout(this.stallTimer);
     }
-    this.cache.push(f);
-    this.cacheBytes += f.data.byteLength;
-    if (this.cacheBytes > this.options.gopCacheBytes) {
-      if (this.options.shared) {
-        this.dropCache(); // a GOP this large is not worth keeping; late joiners wait for the next sync fragment
-      } else {
-        this.proc?.stdout.pause(); // nobody has claimed it yet: let ffmpeg wait (not a stall)
-        clearTimeout(this.stallTimer);
-      }
-    }
-  }
-
-  private dropCache(): void {
-    this.cache = [];
-    this.cacheBytes = 0;
-    this.cacheValid = false;
   }
 
   private onExit(proc: FfmpegProcess, exit: ExitInfo): void {
     clearTimeout(this.stallTimer);
     if (proc !== this.proc || this.closing) return;
-    const stalledMs = this.stalled?.proc === proc ? this.stalled.ms : undefined;
-    this.stalled = undefined;
+    const stopped = this.stopped?.proc === proc ? this.stopped : undefined;
+    this.stopped = undefined;
     if (Date.now() - this.startedAt > HEALTHY_RUN_MS) this.restarts = 0;
     const decision = decideExit({
       exit,
@@ -309,7 +277,8 @@ export class Upstream extends EventEmitter<UpstreamEvents> {
       kind: this.options.kind,
       hadInit: this.init !== undefined,
       totalFragments: this.fragmentCount,
-      stalledMs,
+      stalledMs: stopped?.silentMs,
+      stoppedBecause: stopped?.because,
       audioOnly: this.initInfo !== undefined && this.initInfo.videoTrackId === undefined,
       restarts: this.restarts,
       maxRestarts: this.options.maxRestarts,
@@ -317,7 +286,7 @@ export class Upstream extends EventEmitter<UpstreamEvents> {
     });
     // The raw stderr goes to the log only; viewers get the decision's plain message.
     this.options.log.info(
-      { pid: proc.pid, code: exit.code, signal: exit.signal, stderr: lastErrorLine(exit.stderr), stalledMs, fragments: this.fragmentCount, decision },
+      { pid: proc.pid, code: exit.code, signal: exit.signal, stderr: lastErrorLine(exit.stderr), stopped: stopped?.because ?? stopped?.silentMs, fragments: this.fragmentCount, decision },
       'ffmpeg exited',
     );
     if (decision.action === 'ended') {
@@ -358,7 +327,7 @@ export class Upstream extends EventEmitter<UpstreamEvents> {
       clearTimeout(this.stallTimer);
       clearTimeout(this.restartTimer);
       this.rejectReady(new MqttcastError('SOURCE_UNAVAILABLE', 'the source was closed'));
-      this.dropCache();
+      this.cache.clear();
       await this.proc?.kill();
       this.options.log.info('upstream closed');
       this.emit('closed');

@@ -1,0 +1,21 @@
+/** What flows from an upstream to its viewers (sessions, channel publishers). */
+import type { InitInfo, MqttcastError } from '../protocol/index.js';
+
+export interface Fragment {
+  data: Buffer;
+  /** Position in this upstream's output, counting from 1. */
+  index: number;
+  sync: boolean;
+  producerTimeMs?: number;
+}
+
+export type UpstreamEvent =
+  | { type: 'restarting'; attempt: number; message: string }
+  | { type: 'ended'; reason: 'source_ended' }
+  | { type: 'failed'; error: MqttcastError };
+
+export interface UpstreamViewer {
+  onInit(init: Buffer, info: InitInfo): void;
+  onFragment(fragment: Fragment): void;
+  onEvent(event: UpstreamEvent): void;
+}
