@@ -49,7 +49,7 @@ export const LimitsSchema = z
     flowWindowBytes: z.number().int().min(64 * 1024).default(2 * 1024 * 1024),
     /** Wait this long for a source's init segment before giving up. */
     startTimeoutMs: z.number().int().min(1000).default(20_000),
-    /** No output from ffmpeg for this long counts as a stall. */
+    /** No init segment or fragment for this long is a stall: ffmpeg is stopped (a live source restarted). */
     stallTimeoutMs: z.number().int().min(1000).default(15_000),
     /** Restarts of a live source's ffmpeg before its viewers get SOURCE_UNAVAILABLE. */
     maxRestarts: z.number().int().min(0).default(5),
