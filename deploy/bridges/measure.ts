@@ -5,7 +5,8 @@
  *
  *   flock /tmp/mqttcast-test.lock npx tsx deploy/bridges/measure.ts      # ~2 minutes
  *
- * Prints a table and writes deploy/bridges/measurements.json.
+ * Prints the results and writes deploy/bridges/measurements.json (or $MEASURE_OUT);
+ * MEASURE_SECONDS (default 10) sets the length of the latency run.
  *  - latency (mqttv50 as shipped, and mqttv311 for comparison): a 3 Mb/s-like channel,
  *    25 messages/s for `SECONDS` s, a 150 KB keyframe fragment every 25 and 10 KB
  *    otherwise, taps on the ingress, the intermediate and both edges in this process;
@@ -177,6 +178,6 @@ const results: Record<string, unknown> = {
   fanout: await fanout(),
   reconnect: [await reconnect('1 1 (shipped)', '1 1'), await reconnect('1', '1'), await reconnect('default (5 30)', undefined)],
 };
-const out = join(BRIDGES_DIR, 'measurements.json');
+const out = process.env.MEASURE_OUT ?? join(BRIDGES_DIR, 'measurements.json');
 writeFileSync(out, `${JSON.stringify(results, null, 2)}\n`);
 process.stdout.write(`${JSON.stringify(results, null, 2)}\nwritten to ${out}\n`);
