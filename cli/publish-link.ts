@@ -4,8 +4,8 @@
  * while the broker is away: fragments are dropped, and after a reconnect the init and
  * meta are republished retained and data resumes at the next keyframe fragment.
  */
-import mqtt, { ErrorWithReasonCode, type IClientOptions, type MqttClient } from 'mqtt';
-import type { ChannelMetaInput, ChannelTopics } from '../protocol/index.js';
+import mqtt, { ErrorWithReasonCode, type IClientOptions, type IClientPublishOptions, type MqttClient } from 'mqtt';
+import { CONTENT_TYPE_JSON, mediaProperties, type ChannelMetaInput, type ChannelTopics } from '../protocol/index.js';
 import { CliError, EXIT } from './exit-codes.js';
 
 export interface ChannelLinkOptions {
@@ -34,6 +34,7 @@ const DEFAULT_MAX_BUFFERED = 4 * 1024 * 1024;
 const MAX_PENDING_FRAGMENTS = 32;
 const MAX_PENDING_BYTES = 2 * 1024 * 1024;
 const CLOSE_TIMEOUT_MS = 3000;
+const JSON_PROPERTIES = { contentType: CONTENT_TYPE_JSON };
 
 const UNREACHABLE = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT', 'ECONNRESET']);
 /** CONNACK codes meaning "who you are is refused": 3.1.1 (4, 5) and MQTT 5 (134, 135). */
@@ -55,7 +56,12 @@ export class ChannelLink {
   private reconnectDelay = RECONNECT_MIN_MS;
   private closing = false;
 
-  private constructor(private readonly client: MqttClient, private readonly options: ChannelLinkOptions) {
+  private constructor(
+    private readonly client: MqttClient,
+    private readonly options: ChannelLinkOptions,
+    /** MQTT protocol level in use: 5 adds Content Type and fragment expiry. */
+    readonly version: 4 | 5,
+  ) {
     client.on('connect', () => this.onConnect());
     client.on('close', () => {
       this.initReady = false;
@@ -70,20 +76,35 @@ export class ChannelLink {
     client.on('error', (err) => options.onEvent?.('disconnected', `broker: ${err.message}`));
   }
 
-  /** Connects once; rejects with a CliError (broker unreachable, or credentials refused). */
-  static connect(options: ChannelLinkOptions): Promise<ChannelLink> {
+  /**
+   * Connects once, MQTT 5 first (Content Type on every message, fragments that expire
+   * after FRAGMENT_EXPIRY_S), falling back to 3.1.1 for a broker that only speaks that.
+   * Rejects with a CliError: broker unreachable, or credentials refused.
+   */
+  static async connect(options: ChannelLinkOptions): Promise<ChannelLink> {
+    try {
+      return await ChannelLink.connectAs(options, 5);
+    } catch (err) {
+      if (!(err instanceof ProtocolRefused)) throw err;
+      options.onEvent?.('disconnected', 'the broker does not speak MQTT 5; using MQTT 3.1.1');
+      return ChannelLink.connectAs(options, 4);
+    }
+  }
+
+  private static connectAs(options: ChannelLinkOptions, version: 4 | 5): Promise<ChannelLink> {
+    const willProperties = version === 5 ? { will: { ...willOf(options), properties: JSON_PROPERTIES } } : { will: willOf(options) };
     const mqttOptions: IClientOptions = {
       clientId: options.clientId,
       username: options.username,
       password: options.password,
-      protocolVersion: 4,
+      protocolVersion: version,
       clean: true,
       keepalive: KEEPALIVE_S,
       connectTimeout: 10_000,
       reconnectPeriod: RECONNECT_MIN_MS,
       reconnectOnConnackError: true,
       queueQoSZero: false,
-      will: { topic: options.topics.meta, payload: Buffer.from(JSON.stringify(options.will)), qos: 1, retain: true },
+      ...willProperties,
       ca: options.ca,
       rejectUnauthorized: options.insecure !== true,
     };
@@ -95,7 +116,7 @@ export class ChannelLink {
         client.off('error', onError);
         client.off('close', onClose);
       };
-      const fail = (err: CliError): void => {
+      const fail = (err: Error): void => {
         detach();
         client.on('error', () => undefined); // late socket errors of the connection being torn down
         client.end(true);
@@ -103,11 +124,15 @@ export class ChannelLink {
       };
       const onConnect = (): void => {
         detach();
-        const link = new ChannelLink(client, options);
+        const link = new ChannelLink(client, options, version);
         link.onConnect();
         resolve(link);
       };
       const onError = (err: Error & { code?: unknown }): void => {
+        if (version === 5 && (err.code === 1 || err.code === 132 || /unacceptable protocol version|unsupported protocol/i.test(err.message))) {
+          fail(new ProtocolRefused(err.message));
+          return;
+        }
         if (err instanceof ErrorWithReasonCode) {
           const what = REFUSED.has(err.code) ? 'the credentials' : 'the connection';
           fail(new CliError(`the MQTT broker at ${options.broker} refused ${what}: ${err.message}`, EXIT.REFUSED));
@@ -178,7 +203,8 @@ export class ChannelLink {
     }
     if (this.needSync && !sync) return 'dropped';
     this.needSync = false;
-    this.client.publish(this.options.topics.data, Buffer.from(fragment.buffer, fragment.byteOffset, fragment.byteLength), { qos: 0 });
+    const payload = Buffer.from(fragment.buffer, fragment.byteOffset, fragment.byteLength);
+    this.client.publish(this.options.topics.data, payload, { qos: 0, ...this.properties(mediaProperties(false)) });
     return 'sent';
   }
 
@@ -199,7 +225,7 @@ export class ChannelLink {
       try {
         await withTimeout(
           Promise.all([
-            this.client.publishAsync(topics.meta, JSON.stringify(meta), { qos: 1, retain: true }),
+            this.client.publishAsync(topics.meta, JSON.stringify(meta), { qos: 1, retain: true, ...this.properties(JSON_PROPERTIES) }),
             this.client.publishAsync(topics.init, Buffer.alloc(0), { qos: 1, retain: true }),
           ]),
           CLOSE_TIMEOUT_MS,
@@ -226,7 +252,7 @@ export class ChannelLink {
     const generation = this.initGeneration;
     const connection = this.connection;
     const payload = Buffer.from(this.init!.buffer, this.init!.byteOffset, this.init!.byteLength);
-    this.client.publish(this.options.topics.init, payload, { qos: 1, retain: true }, (err) => {
+    this.client.publish(this.options.topics.init, payload, { qos: 1, retain: true, ...this.properties(mediaProperties(true)) }, (err) => {
       if (err || this.closing || generation !== this.initGeneration || connection !== this.connection || !this.client.connected) return;
       this.initReady = true;
       this.needSync = true;
@@ -237,13 +263,24 @@ export class ChannelLink {
     });
   }
 
+  private properties(p: IClientPublishOptions['properties']): Pick<IClientPublishOptions, 'properties'> {
+    return this.version === 5 ? { properties: p } : {};
+  }
+
   private sendMeta(): void {
     if (!this.meta || this.closing) return;
-    this.client.publish(this.options.topics.meta, JSON.stringify(this.meta), { qos: 1, retain: true }, (err) => {
+    this.client.publish(this.options.topics.meta, JSON.stringify(this.meta), { qos: 1, retain: true, ...this.properties(JSON_PROPERTIES) }, (err) => {
       if (err && !this.closing) this.options.onEvent?.('disconnected', `could not publish the meta: ${err.message}`);
     });
   }
 }
+
+function willOf(options: ChannelLinkOptions): NonNullable<IClientOptions['will']> {
+  return { topic: options.topics.meta, payload: Buffer.from(JSON.stringify(options.will)), qos: 1, retain: true };
+}
+
+/** The broker refused MQTT 5 (it speaks only 3.1.1). */
+class ProtocolRefused extends Error {}
 
 function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
   return new Promise<T>((resolve, reject) => {

@@ -22,7 +22,7 @@ import { expectedAvcCodecString, ffprobeStreams, makeMediaFixtures, type MediaFi
 import { startMosquitto, type MosquittoBroker } from './helpers/mosquitto.js';
 import { freePort } from './helpers/ports.js';
 import { mediaProcesses, parseStat } from './helpers/processes.js';
-import { waitFor } from './helpers/wait.js';
+import { sleep, waitFor } from './helpers/wait.js';
 
 const BIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', 'bin', 'mqttcast.js');
 const SMALL = ['--video-size', '320x240', '--framerate', '15'];
@@ -172,6 +172,19 @@ describe('mqttcast publish on Mosquitto', () => {
 
     const progress = /live, \d+ fragments \(\d+ dropped\), [\d.]+ Mbit\/s, GOP [\d.?]+ s, broker connected/;
     await waitFor(() => progress.test(pub.stderr()), { message: 'a progress line on stderr' });
+    // MQTT 5 subscribers get the Content Type, and fragments that expire (init and meta do not).
+    const v5 = await mqtt.connectAsync(broker.url, { clientId: `t5-${randomBytes(4).toString('hex')}`, protocolVersion: 5, reconnectPeriod: 0 });
+    cleanups.push(() => v5.endAsync(true));
+    const props = new Map<string, { contentType?: string; messageExpiryInterval?: number }>();
+    v5.on('message', (topic, _p, packet) => props.set(topic, packet.properties ?? {}));
+    await v5.subscribeAsync([t.init, t.data, t.meta], { qos: 1 });
+    await waitFor(() => props.size === 3, { message: 'init, data and meta over MQTT 5' });
+    expect(props.get(t.init)).toMatchObject({ contentType: 'video/mp4' });
+    expect(props.get(t.init)?.messageExpiryInterval).toBeUndefined();
+    expect(props.get(t.data)).toMatchObject({ contentType: 'video/mp4' });
+    expect(props.get(t.data)?.messageExpiryInterval).toBeGreaterThan(0);
+    expect(props.get(t.meta)).toMatchObject({ contentType: 'application/json' });
+
     const ffmpegPids = mediaProcesses(pub.child.pid).map((p) => p.pid);
     expect(ffmpegPids).toHaveLength(1);
     const live = await Tap.open(broker.url, [t.init]);
@@ -190,10 +203,15 @@ describe('mqttcast publish on Mosquitto', () => {
     const t = channelTopics('video', 'cam-restart');
     const pub = publish(['demo', '--name', 'cam-restart', '--broker', broker.url, ...SMALL]);
     await waitForMeta(broker.url, t.meta, 'live');
-    await broker.restart(); // persistence off: the broker forgets every retained message
+    await broker.stop(); // persistence off: the broker forgets every retained message
+    const stoppedAt = Date.now();
+    await sleep(2500); // fragments made meanwhile must be dropped, not queued
+    await broker.start();
     await waitForMeta(broker.url, t.meta, 'live');
     const tap = await Tap.open(broker.url, [t.init, t.data]);
     await waitFor(() => tap.on(t.data).length >= 6, { timeoutMs: 30_000, message: 'data after the broker restart' });
+    // Nothing made while the broker was away arrives late (prft: when ffmpeg wrote the fragment).
+    for (const f of tap.on(t.data)) expect(parseFragment(f).producerTimeMs!).toBeGreaterThan(stoppedAt);
     const init = tap.messages[0]!;
     expect(init.topic).toBe(t.init);
     expect(init.retain).toBe(true);
