@@ -42,7 +42,7 @@ export class Ingest {
   constructor(private readonly options: IngestOptions) {}
 
   /**
-   * Runs until the input ends or stop() is called. Rejects with SOURCE_UNAVAILABLE when
+   * Runs until the input ends or close() is called. Rejects with SOURCE_UNAVAILABLE when
    * the very first run fails before producing an init segment (the input cannot be opened).
    */
   async run(): Promise<IngestEnd> {
@@ -68,7 +68,7 @@ export class Ingest {
   }
 
   /** Stops the loop, kills ffmpeg's group and waits until it is reaped. */
-  async stop(): Promise<void> {
+  async close(): Promise<void> {
     this.stopping = true;
     this.wake?.();
     this.options.stdin?.detach();

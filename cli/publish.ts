@@ -196,7 +196,7 @@ export async function publishCommand(flags: PublishFlags): Promise<void> {
   const message = outcome.kind === 'failed' ? cleanLine((outcome.err as Error).message) : undefined;
   say(outcome.kind === 'signal' ? `${outcome.signal}: stopping` : `stopping (${message ?? reason.replace('_', ' ')})`);
   await link.close({ state: 'offline', ...base, reason, message, updated_at: new Date().toISOString() });
-  await ingest.stop();
+  await ingest.close();
   clearTimeout(force);
   process.off('SIGINT', onSignal);
   process.off('SIGTERM', onSignal);
