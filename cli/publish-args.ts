@@ -4,7 +4,7 @@
  * and devices are fine here; the output is the media server's low-latency fMP4.
  */
 import path from 'node:path';
-import { OUTPUT_ARGS, demoInput, encodeArgs, type OutputProfile } from '../media-server/ffmpeg-args.js';
+import { OUTPUT_ARGS, demoInput, encodeArgs, type OutputProfile } from '../media-server/ffmpeg/ffmpeg-args.js';
 
 export type PublishInput =
   | { kind: 'demo' }

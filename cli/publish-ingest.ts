@@ -6,7 +6,7 @@
  * SIGKILL (parent-death signal).
  */
 import { Fmp4Segmenter, MqttcastError, type Segment } from '../protocol/index.js';
-import { FfmpegProcess } from '../media-server/ffmpeg-process.js';
+import { FfmpegProcess } from '../media-server/ffmpeg/ffmpeg-process.js';
 import type { StdinFeed } from './publish-input.js';
 
 export const RESTART_MIN_MS = 1000;

@@ -4,10 +4,10 @@
  */
 import type { Readable, Writable } from 'node:stream';
 import { MqttcastError } from '../protocol/index.js';
-import type { OutputProfile } from '../media-server/ffmpeg-args.js';
-import { diagnose } from '../media-server/ffmpeg-diagnosis.js';
-import { FfmpegProcess } from '../media-server/ffmpeg-process.js';
-import { DEFAULT_FAMILIES, decideProfile, parseProbeOutput, type ProbeResult } from '../media-server/probe.js';
+import type { OutputProfile } from '../media-server/ffmpeg/ffmpeg-args.js';
+import { diagnose } from '../media-server/ffmpeg/ffmpeg-diagnosis.js';
+import { FfmpegProcess } from '../media-server/ffmpeg/ffmpeg-process.js';
+import { DEFAULT_FAMILIES, decideProfile, parseProbeOutput, type ProbeResult } from '../media-server/ffmpeg/probe.js';
 import { buildProbeArgs, describeInput, type InputOptions, type PublishInput } from './publish-args.js';
 
 export const PROBE_TIMEOUT_MS = 20_000;

@@ -9,9 +9,9 @@ import { randomBytes } from 'node:crypto';
 import {
   MqttcastError, channelTopics, parseInit, type ChannelMetaInput, type ChannelTopics, type InitInfo, type Segment, type Track,
 } from '../protocol/index.js';
-import { findFfmpeg, type FfmpegBinaries } from '../media-server/ffmpeg-binaries.js';
-import { cleanLine } from '../media-server/ffmpeg-diagnosis.js';
-import { createLogger } from '../media-server/logger.js';
+import { findFfmpeg, type FfmpegBinaries } from '../media-server/ffmpeg/ffmpeg-binaries.js';
+import { cleanLine } from '../media-server/ffmpeg/ffmpeg-diagnosis.js';
+import { createLogger } from '../media-server/daemon/logger.js';
 import { CliError, EXIT } from './exit-codes.js';
 import { buildPublishArgs, classifyInput, describeInput, endsWithInput, parseVideoSize, type InputOptions, type PublishInput } from './publish-args.js';
 import { Ingest, type IngestEnd } from './publish-ingest.js';

@@ -1,8 +1,8 @@
 /** `mqttcast serve`: the whole service in one process, with ordered shutdown on SIGINT/SIGTERM. */
 import type { Logger } from 'pino';
 import { PortInUseError } from '../broker/listen.js';
-import { ConfigError, loadConfig, type Config } from '../media-server/config.js';
-import { createLogger } from '../media-server/logger.js';
+import { ConfigError, loadConfig, type Config } from '../media-server/daemon/config.js';
+import { createLogger } from '../media-server/daemon/logger.js';
 import { startBroker, startGateway, startService, type Daemon, type Service } from '../media-server/service.js';
 import { CliError, EXIT } from './exit-codes.js';
 

@@ -27,18 +27,18 @@ import {
   type Target,
   type Topics,
 } from '../protocol/index.js';
-import { resolveAllowed } from './address-policy.js';
-import { Allowlist, namesIpLiteral } from './allowlist.js';
-import { isSecure, type Config } from './config.js';
-import { EgressProxy, type EgressScope } from './egress-proxy.js';
-import { Metrics } from './metrics.js';
-import type { MessageProperties, MqttLink } from './mqtt-link.js';
-import { Prober } from './probe.js';
-import { RateLimiter } from './rate-limiter.js';
-import { SessionRegistry } from './session-registry.js';
-import { Session, type EndReason, type SessionSink } from './session.js';
-import { catalogSources, resolveTarget, targetKey } from './sources.js';
-import { errorBody, errorsTopicFor, replyTopicProblemFor, routePresence, routeRequest, statusError } from './request-routing.js';
+import { resolveAllowed } from './policy/address-policy.js';
+import { Allowlist, namesIpLiteral } from './policy/allowlist.js';
+import { isSecure, type Config } from './daemon/config.js';
+import { EgressProxy, type EgressScope } from './policy/egress-proxy.js';
+import { Metrics } from './daemon/metrics.js';
+import type { MessageProperties, MqttLink } from './daemon/mqtt-link.js';
+import { Prober } from './ffmpeg/probe.js';
+import { RateLimiter } from './policy/rate-limiter.js';
+import { SessionRegistry } from './sessions/session-registry.js';
+import { Session, type EndReason, type SessionSink } from './sessions/session.js';
+import { catalogSources, resolveTarget, targetKey } from './policy/sources.js';
+import { errorBody, errorsTopicFor, replyTopicProblemFor, routePresence, routeRequest, statusError } from './requests/request-routing.js';
 import { UpstreamPool } from './upstream-pool.js';
 
 export const SERVER_VERSION = '0.1.0';

@@ -14,12 +14,12 @@ import type { Logger } from 'pino';
 import { createAuthHooks, createUser } from '../broker/auth.js';
 import { EmbeddedBroker } from '../broker/embedded-broker.js';
 import { WsGateway } from '../broker/ws-gateway.js';
-import type { Config } from './config.js';
-import { findFfmpeg, type FfmpegBinaries } from './ffmpeg-binaries.js';
-import { HttpServer } from './http-server.js';
+import type { Config } from './daemon/config.js';
+import { findFfmpeg, type FfmpegBinaries } from './ffmpeg/ffmpeg-binaries.js';
+import { HttpServer } from './daemon/http-server.js';
 import { MediaServer } from './media-server.js';
-import { MetricSet, Metrics } from './metrics.js';
-import { MqttLink } from './mqtt-link.js';
+import { MetricSet, Metrics } from './daemon/metrics.js';
+import { MqttLink } from './daemon/mqtt-link.js';
 
 export const DEFAULT_CLIENT_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', 'dist', 'client');
 export const DEFAULT_BROKER_URL = 'mqtt://127.0.0.1:1883';

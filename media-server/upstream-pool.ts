@@ -6,13 +6,13 @@
  */
 import type { Logger } from 'pino';
 import { MqttcastError, type Mode } from '../protocol/index.js';
-import type { Config } from './config.js';
-import type { EgressGrant, EgressProxy } from './egress-proxy.js';
-import { buildFfmpegArgs, isCopy, profileKey, type OutputProfile } from './ffmpeg-args.js';
-import type { Metrics } from './metrics.js';
-import { codecFamilies, decideProfile, type ProbeResult, type Prober } from './probe.js';
-import type { SourceSpec } from './sources.js';
-import { Upstream } from './upstream.js';
+import type { Config } from './daemon/config.js';
+import type { EgressGrant, EgressProxy } from './policy/egress-proxy.js';
+import { buildFfmpegArgs, isCopy, profileKey, type OutputProfile } from './ffmpeg/ffmpeg-args.js';
+import type { Metrics } from './daemon/metrics.js';
+import { codecFamilies, decideProfile, type ProbeResult, type Prober } from './ffmpeg/probe.js';
+import type { SourceSpec } from './policy/sources.js';
+import { Upstream } from './upstreams/upstream.js';
 
 const PROBE_CACHE_MS = 60_000;
 const DEMO_PROFILE: OutputProfile = { video: 'h264', audio: 'aac' };

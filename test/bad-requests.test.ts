@@ -5,7 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import mqtt, { type MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { spawnCount } from '../media-server/ffmpeg-process.js';
+import { spawnCount } from '../media-server/ffmpeg/ffmpeg-process.js';
 import type { Service } from '../media-server/service.js';
 import { mediaProcesses } from './helpers/processes.js';
 import { waitFor } from './helpers/wait.js';

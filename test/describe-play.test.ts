@@ -5,7 +5,7 @@
 import { readFile } from 'node:fs/promises';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Service } from '../media-server/service.js';
-import { spawnCount } from '../media-server/ffmpeg-process.js';
+import { spawnCount } from '../media-server/ffmpeg/ffmpeg-process.js';
 import { makeMediaFixtures, expectedAacCodecString, expectedAvcCodecString, type MediaFixtures } from './helpers/fixtures.js';
 import { startStaticServer, type StaticServer } from './helpers/http-server.js';
 import { startRtspServer, type RtspServer } from './helpers/rtsp-server.js';

@@ -5,7 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import mqtt, { type MqttClient } from 'mqtt';
 import pino from 'pino';
-import { buildConfig, type ConfigInput } from '../media-server/config.js';
+import { buildConfig, type ConfigInput } from '../media-server/daemon/config.js';
 import { startService, type Service } from '../media-server/service.js';
 import { createTopics, topLevelTypes } from '../protocol/index.js';
 import { waitFor } from './helpers/wait.js';

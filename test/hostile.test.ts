@@ -10,7 +10,7 @@ import path from 'node:path';
 import fc from 'fast-check';
 import mqtt, { type MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { spawnCount } from '../media-server/ffmpeg-process.js';
+import { spawnCount } from '../media-server/ffmpeg/ffmpeg-process.js';
 import type { Service } from '../media-server/service.js';
 import { makeMediaFixtures, type MediaFixtures } from './helpers/fixtures.js';
 import { startStaticServer, type StaticServer } from './helpers/http-server.js';

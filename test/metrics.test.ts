@@ -6,8 +6,8 @@
 import pino from 'pino';
 import { prometheusContentType } from 'prom-client';
 import { afterEach, describe, expect, it } from 'vitest';
-import { buildConfig } from '../media-server/config.js';
-import { HttpServer } from '../media-server/http-server.js';
+import { buildConfig } from '../media-server/daemon/config.js';
+import { HttpServer } from '../media-server/daemon/http-server.js';
 import { startBroker, startGateway, type Daemon, type Service } from '../media-server/service.js';
 import { mediaProcesses } from './helpers/processes.js';
 import { waitFor } from './helpers/wait.js';

@@ -15,7 +15,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { EmbeddedBroker } from '../broker/embedded-broker.js';
 import { buildPublishArgs, classifyInput, describeInput } from '../cli/publish-args.js';
 import { StreamStats, fragmentFacts } from '../cli/publish-stats.js';
-import { FRAGMENT_DURATION_US } from '../media-server/ffmpeg-args.js';
+import { FRAGMENT_DURATION_US } from '../media-server/ffmpeg/ffmpeg-args.js';
 import { ChannelMetaSchema, channelTopics, parseFragment, parseInit, topLevelTypes, type ChannelMeta } from '../protocol/index.js';
 import { runChecked, runCommand, stopChild, waitForExit } from './helpers/child.js';
 import { expectedAvcCodecString, ffprobeStreams, makeMediaFixtures, type MediaFixtures } from './helpers/fixtures.js';

@@ -6,7 +6,7 @@
  */
 import { stat } from 'node:fs/promises';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { FASTSTART_ADVICE } from '../media-server/ffmpeg-diagnosis.js';
+import { FASTSTART_ADVICE } from '../media-server/ffmpeg/ffmpeg-diagnosis.js';
 import type { Service } from '../media-server/service.js';
 import { makeMediaFixtures, type MediaFixtures } from './helpers/fixtures.js';
 import { startStaticServer, type StaticServer } from './helpers/http-server.js';

@@ -1,5 +1,5 @@
 /** What flows from an upstream to its viewers (sessions, channel publishers). */
-import type { InitInfo, MqttcastError } from '../protocol/index.js';
+import type { InitInfo, MqttcastError } from '../../protocol/index.js';
 
 export interface Fragment {
   data: Buffer;

@@ -13,7 +13,7 @@ import {
   type RequestKind,
   type Status,
   type Topics,
-} from '../protocol/index.js';
+} from '../../protocol/index.js';
 
 /** Which request a topic carries; in secure mode also which client sent it (the broker's ACL vouches for it). */
 export function routeRequest(topic: string, topics: Topics, secure: boolean): { kind: RequestKind; clientId?: string } | undefined {

@@ -7,7 +7,7 @@
  *   http://127.0.0.1:8000/*             a private address must be named explicitly
  */
 import net from 'node:net';
-import { MAX_URL_LENGTH, MqttcastError } from '../protocol/index.js';
+import { MAX_URL_LENGTH, MqttcastError } from '../../protocol/index.js';
 
 export const ALLOWED_SCHEMES = new Set(['http:', 'https:', 'rtsp:', 'rtsps:']);
 const DEFAULT_PORTS: Record<string, string> = { 'http:': '80', 'https:': '443', 'rtsp:': '554', 'rtsps:': '322' };

@@ -5,9 +5,9 @@
  * sync fragment instead of queueing without bound.
  */
 import type { Logger } from 'pino';
-import type { ErrorCode, InitInfo, Mode, MqttcastError, Status } from '../protocol/index.js';
-import type { Metrics } from './metrics.js';
-import type { Fragment, Upstream, UpstreamEvent, UpstreamViewer } from './upstream.js';
+import type { ErrorCode, InitInfo, Mode, MqttcastError, Status } from '../../protocol/index.js';
+import type { Metrics } from '../daemon/metrics.js';
+import type { Fragment, Upstream, UpstreamEvent, UpstreamViewer } from '../upstreams/upstream.js';
 
 export type EndReason = 'stop' | 'client_gone' | 'source_ended' | 'lease_expired' | 'max_duration' | 'server_shutdown' | 'error' | 'broker_lost' | 'viewer_gone';
 

@@ -7,7 +7,7 @@ import { createReadStream, statSync } from 'node:fs';
 import path from 'node:path';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
-import { closeServer, listen } from '../broker/listen.js';
+import { closeServer, listen } from '../../broker/listen.js';
 
 const CONTENT_TYPES: Record<string, string> = {
   '.html': 'text/html; charset=utf-8',

@@ -9,8 +9,8 @@ import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import net, { type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
-import { closeServer, listen } from '../broker/listen.js';
-import { MqttcastError, toMqttcastError } from '../protocol/index.js';
+import { closeServer, listen } from '../../broker/listen.js';
+import { MqttcastError, toMqttcastError } from '../../protocol/index.js';
 
 const CHALLENGE = 'HTTP/1.1 407 Proxy Authentication Required\r\nProxy-Authenticate: Basic realm="mqttcast"\r\nContent-Length: 0\r\n\r\n';
 

@@ -6,7 +6,7 @@
  */
 import { diagnose } from './ffmpeg-diagnosis.js';
 import type { ExitInfo } from './ffmpeg-process.js';
-import type { SourceKind } from './sources.js';
+import type { SourceKind } from '../policy/sources.js';
 
 export interface RunEnd {
   exit: ExitInfo;

@@ -2,11 +2,11 @@
  * Probes a source with ffprobe (a process too, so concurrency is bounded) and
  * decides per track whether to copy it or transcode it for the requester.
  */
-import { MqttcastError } from '../protocol/index.js';
+import { MqttcastError } from '../../protocol/index.js';
 import { buildProbeArgs, type OutputProfile } from './ffmpeg-args.js';
 import { diagnose } from './ffmpeg-diagnosis.js';
 import { FfmpegProcess, type ProcessLimits } from './ffmpeg-process.js';
-import type { SourceSpec } from './sources.js';
+import type { SourceSpec } from '../policy/sources.js';
 
 export interface ProbedTrack {
   codec: string;

@@ -1,8 +1,8 @@
 /** Turns a request's target (URL or named source) into what ffmpeg needs to open it. */
-import { MqttcastError, type Target } from '../protocol/index.js';
+import { MqttcastError, type Target } from '../../protocol/index.js';
 import { resolveAllowed, systemResolver, type Resolver } from './address-policy.js';
 import { namesIpLiteral, type Allowlist } from './allowlist.js';
-import type { Config } from './config.js';
+import type { Config } from '../daemon/config.js';
 
 export type SourceKind = 'demo' | 'rtsp' | 'http' | 'hls' | 'file';
 

@@ -1,9 +1,9 @@
 import pino from 'pino';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import type { InitInfo, Status } from '../protocol/index.js';
-import { Metrics } from './metrics.js';
+import type { InitInfo, Status } from '../../protocol/index.js';
+import { Metrics } from '../daemon/metrics.js';
 import { Session, type SessionOptions } from './session.js';
-import type { Fragment } from './upstream.js';
+import type { Fragment } from '../upstreams/upstream.js';
 
 const INIT_INFO: InitInfo = { tracks: [], mimeCodec: 'video/mp4; codecs="avc1.640028"', videoTrackId: 1 };
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { FASTSTART_ADVICE } from './ffmpeg-diagnosis.js';
-import { decideExit, type RunEnd } from './upstream-exit.js';
+import { decideExit, type RunEnd } from './exit-decision.js';
 
 const MOOV_AT_END =
   '[mov,mp4,m4a,3gp,3g2,mj2 @ 0x55db03c72b00] stream 1, offset 0x30: partial file\n' +

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { MqttcastError } from '../protocol/index.js';
+import { MqttcastError } from '../../protocol/index.js';
 import { Allowlist, AllowlistEntryError } from './allowlist.js';
 
 const list = new Allowlist([

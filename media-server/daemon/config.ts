@@ -6,8 +6,8 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import YAML from 'yaml';
-import { AuthConfigSchema } from '../broker/auth.js';
-import { isValidPrefix } from '../protocol/index.js';
+import { AuthConfigSchema } from '../../broker/auth.js';
+import { isValidPrefix } from '../../protocol/index.js';
 
 const port = z.number().int().min(0).max(65535);
 

@@ -4,7 +4,7 @@
  * runs (see ffmpeg-diagnosis.test.ts). The reason never contains a URL, a local
  * path or ffmpeg's internal addresses; the raw last line is for logs only.
  */
-import type { SourceKind } from './sources.js';
+import type { SourceKind } from '../policy/sources.js';
 
 export interface Diagnosis {
   /** A sentence for the viewer; undefined when stderr says nothing useful. */

@@ -4,8 +4,8 @@
  * and output is low-latency fragmented MP4 on stdout only.
  */
 import { existsSync } from 'node:fs';
-import type { Config } from './config.js';
-import type { SourceKind, SourceSpec } from './sources.js';
+import type { Config } from '../daemon/config.js';
+import type { SourceKind, SourceSpec } from '../policy/sources.js';
 
 export interface OutputProfile {
   video: 'copy' | 'h264' | 'none';

@@ -3,8 +3,8 @@
  * (reserved topics, and those a stop already arrived for), the session limits,
  * and sessions whose viewer is gone. No I/O.
  */
-import { MqttcastError } from '../protocol/index.js';
-import type { Config } from './config.js';
+import { MqttcastError } from '../../protocol/index.js';
+import type { Config } from '../daemon/config.js';
 import type { EndReason, Session } from './session.js';
 
 export class SessionRegistry {

@@ -9,7 +9,7 @@ import { EventEmitter } from 'node:events';
 import { randomBytes } from 'node:crypto';
 import mqtt, { type IClientOptions, type IClientPublishOptions, type MqttClient } from 'mqtt';
 import type { Logger } from 'pino';
-import { jsonProperties, mediaProperties } from '../protocol/index.js';
+import { jsonProperties, mediaProperties } from '../../protocol/index.js';
 
 export interface MqttLinkOptions {
   url: string;

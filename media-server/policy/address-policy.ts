@@ -6,7 +6,7 @@
  */
 import { lookup } from 'node:dns/promises';
 import net from 'node:net';
-import { MqttcastError } from '../protocol/index.js';
+import { MqttcastError } from '../../protocol/index.js';
 
 const SPECIAL_V4: Array<[string, number]> = [
   ['0.0.0.0', 8], ['10.0.0.0', 8], ['100.64.0.0', 10], ['127.0.0.0', 8], ['169.254.0.0', 16], ['172.16.0.0', 12],

@@ -14,11 +14,11 @@ import {
   parseInit,
   type InitInfo,
   type Mode,
-} from '../protocol/index.js';
-import { FfmpegProcess, lastErrorLine, type ExitInfo, type ProcessLimits } from './ffmpeg-process.js';
+} from '../../protocol/index.js';
+import { FfmpegProcess, lastErrorLine, type ExitInfo, type ProcessLimits } from '../ffmpeg/ffmpeg-process.js';
 import { FragmentCache } from './fragment-cache.js';
-import type { SourceKind } from './sources.js';
-import { decideExit } from './upstream-exit.js';
+import type { SourceKind } from '../policy/sources.js';
+import { decideExit } from '../ffmpeg/exit-decision.js';
 import type { Fragment, UpstreamEvent, UpstreamViewer } from './upstream-types.js';
 
 export type { Fragment, UpstreamEvent, UpstreamViewer } from './upstream-types.js';
