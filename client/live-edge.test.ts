@@ -4,6 +4,7 @@ import {
   StallWatchdog,
   backBufferToTrim,
   bufferAhead,
+  readyToStart,
   startPosition,
   type LiveEdgeInput,
   type Range,
@@ -56,12 +57,41 @@ describe('LiveEdgeController', () => {
   });
 
   it('raises playbackRate with the distance behind the target, up to the maximum', () => {
-    const edge = new LiveEdgeController({ maxRate: 1.25 });
+    const edge = new LiveEdgeController({ maxRate: 1.25, jumpS: 3 });
     const rates = [0.8, 1.2, 1.8, 2.5, 2.9].map((behind) => edge.decide(input(10 - behind, [[0, 10]])).rate);
     expect(rates[0]).toBeGreaterThan(1);
     for (let i = 1; i < rates.length; i++) expect(rates[i]).toBeGreaterThanOrEqual(rates[i - 1]!);
     expect(rates[rates.length - 1]).toBe(1.25);
     expect(rates.every((r) => r <= 1.25)).toBe(true);
+  });
+
+  it('slows down below the target band, down to the minimum rate, so the buffer can grow back', () => {
+    const edge = new LiveEdgeController({ targetS: 0.3, fragmentS: 0.2, minRate: 0.9 });
+    // The band is half a fragment either side: 0.2 to 0.4 s behind plays at rate 1.
+    expect(edge.decide(input(9.8, [[0, 10]])).rate).toBe(1);
+    expect(edge.decide(input(9.63, [[0, 10]])).rate).toBe(1);
+    const slow = edge.decide(input(9.9, [[0, 10]]));
+    expect(slow).toEqual({ rate: 0.95, reason: 'slow-down' });
+    expect(new LiveEdgeController({ targetS: 2, fragmentS: 0.2, jumpS: 10 }).decide(input(9.99, [[0, 10]])).rate).toBe(0.9);
+  });
+
+  it('follows a new target: one-frame fragments and little jitter keep it close to the edge', () => {
+    const edge = new LiveEdgeController();
+    expect(edge.decide(input(9.85, [[0, 10]])).reason).toBe('slow-down');
+    edge.retarget(0.08, 1 / 30);
+    expect(edge.targetS).toBe(0.08);
+    expect(edge.bandS).toBeCloseTo(0.02);
+    expect(edge.decide(input(9.92, [[0, 10]]))).toEqual({ rate: 1, reason: 'on-target' });
+    expect(edge.decide(input(9.85, [[0, 10]])).reason).toBe('catch-up');
+    // Far behind scales with the target: 1.5 s at least.
+    expect(edge.decide(input(8.4, [[0, 10]])).reason).toBe('jump');
+  });
+
+  it('waits for the target to be buffered before starting', () => {
+    expect(readyToStart(0, [[0, 0.2]], 0.3)).toBe(false);
+    expect(readyToStart(0, [[0, 0.4]], 0.3)).toBe(true);
+    expect(readyToStart(12.5, [[12.5, 12.7]], 0.1)).toBe(true);
+    expect(readyToStart(0, [], 0.1)).toBe(false);
   });
 
   it('jumps to just before the live edge when far behind', () => {

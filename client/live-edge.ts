@@ -47,27 +47,31 @@ export function backBufferToTrim(
 export interface LiveEdgeConfig {
   /** Seconds behind the buffered end that playback aims for. */
   targetS: number;
+  /** Typical media duration of one fragment: the buffered end moves in steps of this. */
+  fragmentS: number;
   /** Highest catch-up playbackRate. */
   maxRate: number;
-  /** Rate added per second behind the target. */
+  /** Lowest slow-down playbackRate. */
+  minRate: number;
+  /** Rate added (or taken) per second away from the target band. */
   gain: number;
   /** Rates are rounded to this step so the rate does not change on every tick. */
   rateStep: number;
-  /** Further behind than this: seek instead of speeding up. */
-  jumpS: number;
-  /** A jump lands this far before the buffered end. */
-  marginS: number;
+  /** Further behind than this: seek instead of speeding up (default: max(1.5 s, 5 × target)). */
+  jumpS?: number;
+  /** A jump lands this far before the buffered end (default: the top of the target band). */
+  marginS?: number;
   /** Seeks are at least this far apart. */
   seekCooldownMs: number;
 }
 
 export const DEFAULT_LIVE_EDGE: LiveEdgeConfig = Object.freeze({
   targetS: 0.3,
+  fragmentS: 0.2,
   maxRate: 1.25,
+  minRate: 0.9,
   gain: 0.25,
   rateStep: 0.05,
-  jumpS: 3,
-  marginS: 0.4,
   seekCooldownMs: 1000,
 });
 
@@ -83,7 +87,7 @@ export interface LiveEdgeInput {
   now: number;
 }
 
-export type LiveEdgeReason = 'waiting' | 'paused' | 'gap' | 'jump' | 'catch-up' | 'on-target';
+export type LiveEdgeReason = 'waiting' | 'paused' | 'gap' | 'jump' | 'catch-up' | 'slow-down' | 'on-target';
 
 export interface LiveEdgeAction {
   rate: number;
@@ -91,13 +95,34 @@ export interface LiveEdgeAction {
   reason: LiveEdgeReason;
 }
 
-/** Decides playbackRate and seeks; remembers only when it last seeked. */
+/**
+ * Decides playbackRate and seeks; remembers only when it last seeked.
+ *
+ * The buffered end moves in steps of one fragment, so "behind" is a saw-tooth
+ * one fragment high. Rate 1 holds while behind stays within the target ± half a
+ * fragment; above it playback speeds up, below it slows down (rebuilding the
+ * buffer when arrivals got more jittery), far above it seeks.
+ */
 export class LiveEdgeController {
   private lastSeekAt = Number.NEGATIVE_INFINITY;
-  private readonly config: LiveEdgeConfig;
+  private config: LiveEdgeConfig;
 
   constructor(config: Partial<LiveEdgeConfig> = {}) {
     this.config = { ...DEFAULT_LIVE_EDGE, ...config };
+  }
+
+  get targetS(): number {
+    return this.config.targetS;
+  }
+
+  /** Half the saw-tooth: how far from the target behind may wander at rate 1. */
+  get bandS(): number {
+    return Math.max(this.config.fragmentS / 2, 0.02);
+  }
+
+  /** A new target (from measured arrival jitter) and fragment duration. */
+  retarget(targetS: number, fragmentS: number): void {
+    this.config = { ...this.config, targetS, fragmentS };
   }
 
   decide(input: LiveEdgeInput): LiveEdgeAction {
@@ -115,11 +140,16 @@ export class LiveEdgeController {
     }
     if (!input.live) return { rate: 1, reason: 'on-target' };
 
+    const { targetS, jumpS, marginS } = this.config;
     const behind = last[1] - currentTime;
-    if (behind > this.config.jumpS && canSeek) {
-      return this.seek(input.now, Math.max(last[0], last[1] - this.config.marginS), 'jump');
+    if (behind > (jumpS ?? Math.max(1.5, 5 * targetS)) && canSeek) {
+      return this.seek(input.now, Math.max(last[0], last[1] - (marginS ?? targetS + this.bandS)), 'jump');
     }
-    return { rate: this.catchUpRate(behind), reason: behind > this.config.targetS ? 'catch-up' : 'on-target' };
+    const excess = behind - targetS - this.bandS;
+    if (excess > 0) return { rate: this.rate(excess, +1), reason: 'catch-up' };
+    const deficit = targetS - this.bandS - 0.01 - behind;
+    if (deficit > 0) return { rate: this.rate(deficit, -1), reason: 'slow-down' };
+    return { rate: 1, reason: 'on-target' };
   }
 
   /** Forgets the last seek (a new session starts). */
@@ -127,17 +157,27 @@ export class LiveEdgeController {
     this.lastSeekAt = Number.NEGATIVE_INFINITY;
   }
 
-  private catchUpRate(behind: number): number {
-    const { targetS, gain, rateStep, maxRate } = this.config;
-    if (behind <= targetS) return 1;
-    const steps = Math.round(((behind - targetS) * gain) / rateStep);
-    return Math.min(maxRate, round2(1 + steps * rateStep));
+  /** At least one step away from 1, more with the distance, within [minRate, maxRate]. */
+  private rate(distanceS: number, sign: 1 | -1): number {
+    const { gain, rateStep, maxRate, minRate } = this.config;
+    const steps = Math.max(1, Math.round((distanceS * gain) / rateStep));
+    const rate = round2(1 + sign * steps * rateStep);
+    return Math.min(maxRate, Math.max(minRate, rate));
   }
 
   private seek(now: number, to: number, reason: LiveEdgeReason): LiveEdgeAction {
     this.lastSeekAt = now;
     return { rate: 1, seekTo: to, reason };
   }
+}
+
+/**
+ * Whether enough is buffered to start playing from `startAt`: the live-edge
+ * target, so that playback does not start on one fragment and stall at once.
+ */
+export function readyToStart(startAt: number, buffered: readonly Range[], targetS: number): boolean {
+  const range = buffered.find(([s, e]) => startAt >= s - 0.1 && startAt < e);
+  return range !== undefined && range[1] - startAt >= targetS;
 }
 
 function round2(n: number): number {

@@ -5,7 +5,9 @@
 import { CatalogSchema, DEFAULT_PREFIX, createTopics, isValidPrefix, type Catalog } from '../protocol/index.js';
 import { playerError, type PlayerError } from './errors.js';
 import { createLogger, debugRequested } from './log.js';
-import { findMediaSource, supportedCodecs } from './media-source.js';
+import type { EngineKind, MediaEngine } from './media-sink.js';
+import { findMediaSource } from './media-source.js';
+import { MseEngine } from './mse-engine.js';
 import { MqttConnection, isBrokerUrl, sameOriginBrokerUrl, type ConnectionState } from './mqtt-connection.js';
 import { Player } from './player.js';
 import { Requests, newClientId, type RequestRoute } from './requests.js';
@@ -13,6 +15,7 @@ import { loadBrokerUrl, loadCredentials, loadRoute, saveBrokerUrl, saveCredentia
 import { findElements, Ui } from './ui.js';
 import type { StatsSnapshot } from './stats.js';
 import type { PlayerState } from './player.js';
+import { WebCodecsEngine, hasWebCodecs } from './webcodecs-engine.js';
 
 export interface MqttcastDebug {
   readonly state: PlayerState;
@@ -23,7 +26,8 @@ export interface MqttcastDebug {
   readonly replyTopic: string;
   readonly brokerUrl: string;
   readonly catalog: Catalog | null;
-  readonly codecs: readonly string[];
+  /** The decoder in use: `mse` or `webcodecs`. */
+  readonly engine: EngineKind | null;
 }
 
 declare global {
@@ -42,11 +46,38 @@ const catalogPrefix = isValidPrefix(params.get('prefix') ?? '') ? params.get('pr
 const catalogTopic = createTopics(catalogPrefix).catalog;
 const clientId = newClientId(() => crypto.getRandomValues(new Uint32Array(1))[0]! / 2 ** 32);
 const impl = findMediaSource();
-const codecs = impl ? supportedCodecs((type) => impl.ctor.isTypeSupported(type)) : [];
-/** `?latency=0.3`: live-edge target in seconds, for experiments (0.1 to 5). */
+/** `?latency=0.3`: a fixed live-edge target in seconds, for experiments (0.05 to 5); by default it follows the measured jitter. */
 const latencyParam = Number(params.get('latency'));
-const liveTargetS = latencyParam >= 0.1 && latencyParam <= 5 ? latencyParam : undefined;
-const player = new Player({ video: ui.el.video, log: log.child('player'), codecs, impl, liveTargetS });
+const liveTargetS = latencyParam >= 0.05 && latencyParam <= 5 ? latencyParam : undefined;
+
+const mseEngine = impl ? new MseEngine(ui.el.video, impl) : null;
+const webCodecsEngine = hasWebCodecs() ? new WebCodecsEngine(ui.el.canvas, log.child('webcodecs')) : null;
+const mseFallback = impl && !webCodecsEngine ? new MseEngine(ui.el.video, impl, 'MSE (no WebCodecs here)') : null;
+
+/** The engine for a choice, falling back to the other one (and saying so) where the browser lacks it. */
+function engineFor(kind: EngineKind): { engine: MediaEngine | null; notice: string } {
+  if (kind === 'webcodecs' && webCodecsEngine) return { engine: webCodecsEngine, notice: '' };
+  if (kind === 'webcodecs' && mseFallback) {
+    return { engine: mseFallback, notice: 'This browser has no WebCodecs (VideoDecoder): playing with MSE instead.' };
+  }
+  if (mseEngine) return { engine: mseEngine, notice: '' };
+  if (webCodecsEngine) return { engine: webCodecsEngine, notice: 'This browser has no Media Source Extensions: playing with WebCodecs instead.' };
+  return { engine: null, notice: '' };
+}
+
+/** `?mode=webcodecs` or the radio buttons: which decoder to use. */
+const requestedEngine: EngineKind = params.get('mode') === 'webcodecs' ? 'webcodecs' : 'mse';
+const player = new Player({ log: log.child('player'), engine: engineFor(requestedEngine).engine, liveTargetS });
+
+function selectEngine(kind: EngineKind): void {
+  const { engine, notice } = engineFor(kind);
+  ui.showEngine(engine?.kind ?? kind, notice, webCodecsEngine !== null, mseEngine !== null);
+  player.setEngine(engine);
+  const url = new URL(location.href);
+  if (kind === 'webcodecs') url.searchParams.set('mode', 'webcodecs');
+  else url.searchParams.delete('mode');
+  history.replaceState(history.state, '', url);
+}
 
 let brokerUrl = loadBrokerUrl(log) || sameOriginBrokerUrl(location);
 /** Credentials for a broker in secure mode: the name is remembered, the password kept for this tab only. */
@@ -56,7 +87,7 @@ let connection: MqttConnection | null = null;
 let catalog: Catalog | null = null;
 let brokerError: PlayerError | null = null;
 /** A problem of this browser, shown until the page is reloaded. */
-const browserError: PlayerError | null = impl ? null : playerError('MSE_UNSUPPORTED');
+const browserError: PlayerError | null = impl || webCodecsEngine ? null : playerError('MSE_UNSUPPORTED');
 let catalogTimer: ReturnType<typeof setTimeout> | undefined;
 /** The connection the player was last attached to (attach once per connect). */
 let attachedTo: MqttConnection | null = null;
@@ -171,6 +202,13 @@ ui.el.form.addEventListener('submit', (event) => {
   player.start(ui.readTarget());
 });
 ui.el.stop.addEventListener('click', () => player.stop());
+ui.el.engineMse.addEventListener('change', () => selectEngine(ui.readEngine()));
+ui.el.engineWebCodecs.addEventListener('change', () => selectEngine(ui.readEngine()));
+ui.el.sound.addEventListener('click', () => {
+  if (!webCodecsEngine) return;
+  webCodecsEngine.muted = !webCodecsEngine.muted;
+  ui.showSound(webCodecsEngine.muted);
+});
 ui.el.connect.addEventListener('click', () => applyBrokerField());
 ui.el.brokerUrl.addEventListener('keydown', (event) => {
   if (event.key !== 'Enter') return;
@@ -214,7 +252,9 @@ const debug: MqttcastDebug = Object.freeze({
   get catalog() {
     return catalog;
   },
-  codecs: Object.freeze([...codecs]),
+  get engine() {
+    return player.engine?.kind ?? null;
+  },
 });
 Object.defineProperty(window, 'mqttcast', { value: debug, writable: false, configurable: false, enumerable: true });
 
@@ -223,6 +263,8 @@ ui.el.brokerUrl.value = loadBrokerUrl(log);
 ui.el.username.value = credentials.username ?? '';
 ui.el.password.value = credentials.password ?? '';
 ui.el.defaultBroker.textContent = sameOriginBrokerUrl(location);
+selectEngine(requestedEngine);
+ui.showSound(true);
 ui.showState(player.state, '');
 showError();
 connect(brokerUrl);

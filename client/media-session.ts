@@ -6,26 +6,20 @@
 import { parseFragment, parseInit, readBoxHeader, fragmentStartsWithSync } from '../protocol/index.js';
 import type { FragmentInfo, InitInfo } from '../protocol/index.js';
 import { AppendQueue, type AppendQueueError } from './append-queue.js';
-import { LiveEdgeController, backBufferToTrim, bufferAhead, rangesOf, startPosition } from './live-edge.js';
-import type { Logger } from './log.js';
+import { ArrivalJitter } from './arrival-jitter.js';
+import { LiveEdgeController, backBufferToTrim, bufferAhead, rangesOf, readyToStart, startPosition, type Range } from './live-edge.js';
+import type { MediaSink, SinkFrames, SinkOptions } from './media-sink.js';
 import { attachMediaSource, closeMediaSource, type MediaSourceImpl } from './media-source.js';
-import { latencyMs, producerReference, type ProducerReference } from './stats.js';
+import { fragmentSpan, latencyMs, producerReference, type ProducerReference } from './stats.js';
 
-export interface MediaSessionOptions {
+export interface MediaSessionOptions extends SinkOptions {
   video: HTMLVideoElement;
   impl: MediaSourceImpl;
-  mimeCodec: string;
-  live: boolean;
-  /** Live-edge target in seconds; the controller's default when absent. */
-  liveTargetS?: number;
-  log: Logger;
-  onFirstFrame: () => void;
-  /** Append failures, decode errors: the player decides whether to restart. */
-  onMediaError: (message: string) => void;
-  onDropped: (count: number) => void;
 }
 
 const TRIM_EVERY_MS = 2000;
+/** Start anyway when this much time passed since the first fragment without reaching the target. */
+const START_ANYWAY_MS = 1500;
 
 /** Whether a message is an init segment (starts with `ftyp` or `moov`). */
 export function isInitSegment(bytes: Uint8Array): boolean {
@@ -33,7 +27,7 @@ export function isInitSegment(bytes: Uint8Array): boolean {
   return header?.type === 'ftyp' || header?.type === 'moov';
 }
 
-export class MediaSession {
+export class MediaSession implements MediaSink {
   init: InitInfo | undefined;
   firstFrameDecoded = false;
   private mediaSource: MediaSource | undefined;
@@ -44,6 +38,8 @@ export class MediaSession {
   private timescales = new Map<number, number>();
   private producerRef: ProducerReference | null = null;
   private started = false;
+  private firstDataAt: number | undefined;
+  private readonly jitter = new ArrivalJitter();
   private lastTrimAt = 0;
   private frameCallback: number | undefined;
   private destroyed = false;
@@ -52,6 +48,11 @@ export class MediaSession {
   constructor(private readonly options: MediaSessionOptions) {
     this.video = options.video;
     this.liveEdge = new LiveEdgeController(options.liveTargetS === undefined ? {} : { targetS: options.liveTargetS });
+  }
+
+  /** Seconds behind the buffered end that live playback aims for now. */
+  get liveTargetS(): number {
+    return this.liveEdge.targetS;
   }
 
   async open(): Promise<void> {
@@ -97,6 +98,7 @@ export class MediaSession {
     const flags = this.init?.tracks.find((t) => t.id === videoId)?.defaultSampleFlags ?? 0;
     this.queue?.appendFragment(bytes, fragmentStartsWithSync(info, videoId, flags));
     this.producerRef = producerReference(info, this.timescales) ?? this.producerRef;
+    this.measureArrival(info, performance.now());
     return info;
   }
 
@@ -106,6 +108,7 @@ export class MediaSession {
     const video = this.video;
     this.maybeStart();
     const buffered = rangesOf(video.buffered);
+    this.markLive(buffered);
     const action = this.liveEdge.decide({
       currentTime: video.currentTime,
       buffered,
@@ -124,6 +127,23 @@ export class MediaSession {
       const trim = backBufferToTrim(video.currentTime, buffered);
       if (trim) this.queue.remove(trim.start, trim.end);
     }
+  }
+
+  playhead(): { currentTime: number; paused: boolean } {
+    return { currentTime: this.video.currentTime, paused: this.video.paused && this.firstFrameDecoded };
+  }
+
+  frames(): SinkFrames {
+    const video = this.video;
+    const quality = typeof video.getVideoPlaybackQuality === 'function' ? video.getVideoPlaybackQuality() : null;
+    const initVideo = this.init?.tracks.find((t) => t.type === 'video');
+    return {
+      decoded: quality?.totalVideoFrames ?? 0,
+      dropped: quality?.droppedVideoFrames ?? 0,
+      width: video.videoWidth || initVideo?.width || 0,
+      height: video.videoHeight || initVideo?.height || 0,
+      audio: video.muted ? 'muted (unmute in the video controls)' : 'on',
+    };
   }
 
   bufferAheadS(): number {
@@ -153,12 +173,44 @@ export class MediaSession {
     closeMediaSource(this.video, this.objectUrl);
   }
 
-  /** Once media is buffered: move to the start of the first range and play. */
+  /** The live-edge target follows the measured jitter of fragment arrivals (unless `?latency=` fixed it). */
+  private measureArrival(info: FragmentInfo, now: number): void {
+    this.firstDataAt ??= now;
+    if (!this.options.live) return;
+    const span = fragmentSpan(info, this.init?.videoTrackId, this.timescales);
+    if (!span) return;
+    this.jitter.add(now, span.startS, span.endS);
+    const target = this.options.liveTargetS ?? this.jitter.targetS();
+    this.liveEdge.retarget(target, this.jitter.fragmentS());
+  }
+
+  /** A live stream: duration Infinity and what is buffered is seekable. */
+  private markLive(buffered: readonly Range[]): void {
+    const ms = this.mediaSource;
+    const first = buffered[0];
+    const last = buffered[buffered.length - 1];
+    if (!this.options.live || !ms || ms.readyState !== 'open' || this.sourceBuffer?.updating || !first || !last) return;
+    try {
+      if (ms.duration !== Infinity) ms.duration = Infinity;
+      if (typeof ms.setLiveSeekableRange === 'function') ms.setLiveSeekableRange(first[0], last[1]);
+    } catch (err) {
+      this.options.log.debug('could not mark the stream live', err);
+    }
+  }
+
+  /**
+   * Once enough is buffered (the live-edge target, so playback does not start
+   * on one fragment), move to the start of the first range and play.
+   */
   private readonly maybeStart = (): void => {
     const video = this.video;
     if (this.started || this.destroyed || video.buffered.length === 0) return;
+    const buffered = rangesOf(video.buffered);
+    const pos = startPosition(video.currentTime, buffered);
+    const from = pos ?? video.currentTime;
+    const waited = performance.now() - (this.firstDataAt ?? performance.now());
+    if (this.options.live && waited < START_ANYWAY_MS && !readyToStart(from, buffered, this.liveEdge.targetS)) return;
     this.started = true;
-    const pos = startPosition(video.currentTime, rangesOf(video.buffered));
     if (pos !== null) video.currentTime = pos;
     video.play().catch((err: unknown) => this.options.log.debug('play() did not start', err));
   };

@@ -1,11 +1,11 @@
 /**
  * The numbers behind the stats overlay for the current play: counters fed by
- * the player, plus what the video element and media session know right now.
+ * the player, plus what the media sink (MSE or WebCodecs) knows right now.
  */
-import type { MediaSession } from './media-session.js';
+import type { MediaSink } from './media-sink.js';
 import { BitrateMeter, History, emptyStats, type StatsSnapshot } from './stats.js';
 
-type Counters = Pick<StatsSnapshot, 'codec' | 'mode' | 'ttffMs' | 'skipped' | 'playerDropped' | 'fragments' | 'bytes'>;
+type Counters = Pick<StatsSnapshot, 'codec' | 'mode' | 'engine' | 'ttffMs' | 'skipped' | 'playerDropped' | 'fragments' | 'bytes'>;
 
 export class PlaybackStats {
   readonly latencyHistory = new History(60);
@@ -14,8 +14,8 @@ export class PlaybackStats {
   private readonly meter = new BitrateMeter();
 
   /** A new play: counters start from zero. */
-  reset(codec = '', mode = ''): void {
-    this.counters = { ...emptyStats(), codec, mode };
+  reset(codec = '', mode = '', engine = ''): void {
+    this.counters = { ...emptyStats(), codec, mode, engine };
     this.meter.reset();
     this.latencyHistory.clear();
     this.bitrateHistory.clear();
@@ -26,19 +26,24 @@ export class PlaybackStats {
     this.meter.add(bytes, now);
   }
 
-  snapshot(video: HTMLVideoElement, session: MediaSession | null): StatsSnapshot {
-    const quality = typeof video.getVideoPlaybackQuality === 'function' ? video.getVideoPlaybackQuality() : null;
-    const initVideo = session?.init?.tracks.find((t) => t.type === 'video');
+  snapshot(session: MediaSink | null): StatsSnapshot {
+    const base = { ...emptyStats(), ...this.counters };
+    if (!session) return base;
+    const frames = session.frames();
     return {
-      ...emptyStats(),
-      ...this.counters,
-      width: session ? video.videoWidth || initVideo?.width || 0 : 0,
-      height: session ? video.videoHeight || initVideo?.height || 0 : 0,
-      bitrateBps: session ? this.meter.bitsPerSecond(performance.now()) : null,
-      latencyMs: session?.latencyMs(Date.now()) ?? null,
-      bufferS: session?.bufferAheadS() ?? 0,
-      decodedFrames: session ? (quality?.totalVideoFrames ?? 0) : 0,
-      droppedFrames: session ? (quality?.droppedVideoFrames ?? 0) : 0,
+      ...base,
+      width: frames.width,
+      height: frames.height,
+      bitrateBps: this.meter.bitsPerSecond(performance.now()),
+      latencyMs: session.latencyMs(Date.now()),
+      bufferS: session.bufferAheadS(),
+      decodedFrames: frames.decoded,
+      droppedFrames: frames.dropped,
+      drawnFrames: frames.drawn ?? null,
+      decodeQueue: frames.decodeQueue ?? null,
+      fps: frames.fps ?? null,
+      audio: frames.audio ?? '',
+      targetS: session.liveTargetS ?? null,
     };
   }
 

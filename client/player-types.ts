@@ -1,7 +1,7 @@
 /** The player's public types: states, the MQTT transport it needs, events and options. */
 import type { PlayerError } from './errors.js';
 import type { Logger } from './log.js';
-import type { MediaSourceImpl } from './media-source.js';
+import type { MediaEngine } from './media-sink.js';
 import type { StatsSnapshot } from './stats.js';
 
 export type PlayerState =
@@ -28,12 +28,10 @@ export type PlayerEvents = {
 };
 
 export interface PlayerOptions {
-  video: HTMLVideoElement;
   log: Logger;
-  /** Codecs this browser's MediaSource accepts, sent to the server. */
-  codecs: readonly string[];
-  impl: MediaSourceImpl | null;
+  /** MSE or WebCodecs; null when this browser has neither (the player says so on Start). */
+  engine: MediaEngine | null;
   describeTimeoutMs?: number;
-  /** Seconds behind the buffered end that live playback aims for (default 0.5). */
+  /** A fixed live-edge target in seconds (`?latency=`); by default it follows the measured arrival jitter. */
   liveTargetS?: number;
 }

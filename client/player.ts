@@ -7,7 +7,8 @@ import { Emitter } from './emitter.js';
 import { playerError, serverError, type PlayerError, type PlayerErrorCode } from './errors.js';
 import { StallWatchdog, type StallReason } from './live-edge.js';
 import type { Logger } from './log.js';
-import { MediaSession, isInitSegment } from './media-session.js';
+import { codecsOf, type MediaEngine, type MediaSink } from './media-sink.js';
+import { isInitSegment } from './media-session.js';
 import { PlaybackStats } from './playback-stats.js';
 import { parseReply, parseStatus, statusEvent, type Described } from './replies.js';
 import { ReplyWaiter } from './reply-waiter.js';
@@ -41,7 +42,7 @@ export class Player extends Emitter<PlayerEvents> {
   private target: PlayTarget | null = null;
   private wantPlaying = false;
   private generation = 0;
-  private session: MediaSession | null = null;
+  private session: MediaSink | null = null;
   private described: Described | null = null;
   private playSent = false;
   private playRequestId = '';
@@ -59,7 +60,7 @@ export class Player extends Emitter<PlayerEvents> {
     super();
     this.log = options.log;
     this.watchdog = new StallWatchdog({
-      probe: () => ({ currentTime: options.video.currentTime, paused: options.video.paused && !!this.session?.firstFrameDecoded }),
+      probe: () => this.session?.playhead() ?? { currentTime: 0, paused: false },
       onStall: (reason) => this.onStall(reason),
     });
   }
@@ -87,6 +88,17 @@ export class Player extends Emitter<PlayerEvents> {
     this.described = null;
     this.setError(null);
     void this.run(false);
+  }
+
+  get engine(): MediaEngine | null {
+    return this.options.engine;
+  }
+
+  /** Switches between MSE and WebCodecs; a stream that is playing restarts with the new one. */
+  setEngine(engine: MediaEngine | null): void {
+    if (engine === this.options.engine) return;
+    this.options.engine = engine;
+    if (this.wantPlaying) void this.run(true);
   }
 
   /** Stop pressed: ends the server session and the local one. */
@@ -117,7 +129,7 @@ export class Player extends Emitter<PlayerEvents> {
   }
 
   snapshot(): StatsSnapshot {
-    return this.stats.snapshot(this.options.video, this.session);
+    return this.stats.snapshot(this.session);
   }
 
   destroy(): void {
@@ -138,24 +150,26 @@ export class Player extends Emitter<PlayerEvents> {
       return;
     }
     try {
-      if (!this.options.impl) throw new Failure(playerError('MSE_UNSUPPORTED'));
+      const engine = this.options.engine;
+      if (!engine) throw new Failure(playerError('MSE_UNSUPPORTED'));
+      const codecs = await engine.codecs();
       await transport.subscribe({ [requests.replyTopic]: 0, [requests.statusTopic]: 1 });
       if (this.playSent) {
         this.playSent = false;
         const stop = requests.stop();
         await transport.publish(stop.topic, stop.payload, 1);
       }
-      const described = skipDescribe && this.described ? this.described : await this.describe(transport, requests, target, gen);
+      const described = skipDescribe && this.described ? this.described : await this.describe(transport, requests, target, codecs, gen);
       if (!described || gen !== this.generation) return;
       this.described = described;
-      if (!this.options.impl.ctor.isTypeSupported(described.mimeCodec)) {
-        throw new Failure(playerError('CODEC_UNSUPPORTED', described.mimeCodec));
-      }
-      await this.openSession(described, gen);
+      const unsupported = await engine.check(described.mimeCodec);
+      if (unsupported) throw new Failure(unsupported);
+      if (gen !== this.generation) return;
+      await this.openSession(engine, described, gen);
       if (gen !== this.generation) return;
       this.playRequestId = `p-${gen}-${randomTag()}`;
-      const play = requests.play(target, this.options.codecs, this.playRequestId);
-      this.stats.reset(codecsOf(described.mimeCodec), described.mode);
+      const play = requests.play(target, codecs, this.playRequestId);
+      this.stats.reset(codecsOf(described.mimeCodec).join(', '), described.mode, engine.label);
       this.playSentAt = performance.now();
       this.playSent = true;
       if (this.state !== 'recovering') this.setState('starting');
@@ -169,10 +183,10 @@ export class Player extends Emitter<PlayerEvents> {
     }
   }
 
-  private async describe(transport: Transport, requests: Requests, target: PlayTarget, gen: number): Promise<Described | null> {
+  private async describe(transport: Transport, requests: Requests, target: PlayTarget, codecs: readonly string[], gen: number): Promise<Described | null> {
     this.setState('describing');
     const requestId = `d-${gen}-${randomTag()}`;
-    const msg = requests.describe(target, this.options.codecs, requestId);
+    const msg = requests.describe(target, codecs, requestId);
     const reply = this.replies.expect(requestId, this.options.describeTimeoutMs ?? 15_000);
     await transport.publish(msg.topic, msg.payload, 1);
     const answer = await reply;
@@ -183,10 +197,8 @@ export class Player extends Emitter<PlayerEvents> {
     return answer.described;
   }
 
-  private async openSession(described: Described, gen: number): Promise<void> {
-    const session = new MediaSession({
-      video: this.options.video,
-      impl: this.options.impl!,
+  private async openSession(engine: MediaEngine, described: Described, gen: number): Promise<void> {
+    const session = engine.create({
       mimeCodec: described.mimeCodec,
       live: described.live,
       liveTargetS: this.options.liveTargetS,
@@ -267,7 +279,7 @@ export class Player extends Emitter<PlayerEvents> {
     }, SERVER_RETRY_MS);
   }
 
-  private onFirstFrame(session: MediaSession): void {
+  private onFirstFrame(session: MediaSink): void {
     if (session !== this.session) return;
     this.stats.counters.ttffMs = Math.round(performance.now() - this.playSentAt);
     this.setState('playing');
@@ -361,10 +373,6 @@ export class Player extends Emitter<PlayerEvents> {
     this.lastError = error;
     this.emit('error', error);
   }
-}
-
-function codecsOf(mimeCodec: string): string {
-  return /codecs="?([^"]*)"?/.exec(mimeCodec)?.[1] ?? mimeCodec;
 }
 
 function randomTag(): string {

@@ -30,6 +30,20 @@ describe('latency from prft', () => {
     expect(latencyMs(1_000_800, 10.5, ref!)).toBeCloseTo(300);
   });
 
+  it('puts the wall clock at the fragment end, where ffmpeg stamps it', () => {
+    // A 0.2 s fragment from 10 s, written (and stamped) once its last frame was in at wall clock 1 000 000.
+    const info = fragment({
+      producerTimeMs: 1_000_000,
+      producerMediaTime: 900_000,
+      producerTrackId: 1,
+      tracks: [{ trackId: 1, baseDecodeTime: 900_000, sampleCount: 6, duration: 18_000 }],
+    });
+    const ref = producerReference(info, new Map([[1, 90_000]]));
+    expect(ref).toEqual({ producerTimeMs: 1_000_000, mediaTimeS: 10.2 });
+    // The first frame (10 s) was made 200 ms before the stamp: shown 50 ms after the stamp, it is 250 ms old.
+    expect(latencyMs(1_000_050, 10, ref!)).toBeCloseTo(250);
+  });
+
   it('is unknown without prft', () => {
     expect(producerReference(fragment({}), new Map([[1, 90_000]]))).toBeNull();
   });

@@ -47,12 +47,31 @@ export function latencyMs(nowMs: number, currentTime: number, ref: ProducerRefer
   return nowMs - (ref.producerTimeMs + (currentTime - ref.mediaTimeS) * 1000);
 }
 
-/** The producer reference of a fragment, if it carries a prft for a known track. */
+/** Media time [start, end) of one track in a fragment, seconds; null when the track or its durations are missing. */
+export function fragmentSpan(
+  info: FragmentInfo,
+  trackId: number | undefined,
+  timescales: ReadonlyMap<number, number>,
+): { startS: number; endS: number } | null {
+  const traf = trackId === undefined ? info.tracks[0] : info.tracks.find((t) => t.trackId === trackId);
+  const timescale = traf ? timescales.get(traf.trackId) : undefined;
+  if (!traf || !timescale || !traf.duration) return null;
+  return { startS: traf.baseDecodeTime / timescale, endS: (traf.baseDecodeTime + traf.duration) / timescale };
+}
+
+/**
+ * The producer reference of a fragment, if it carries a prft for a known track.
+ * ffmpeg (5.1) stamps the wall clock when it writes the fragment, that is once
+ * its last sample is in, while the prft's media time is its first sample's: so
+ * the wall clock belongs to the fragment's end (producer time of a sample =
+ * NTP − (fragment end − sample time)). Without durations, the prft media time.
+ */
 export function producerReference(info: FragmentInfo, timescales: ReadonlyMap<number, number>): ProducerReference | null {
   if (info.producerTimeMs === undefined || info.producerMediaTime === undefined) return null;
   const timescale = timescales.get(info.producerTrackId ?? -1) ?? [...timescales.values()][0];
   if (!timescale) return null;
-  return { producerTimeMs: info.producerTimeMs, mediaTimeS: info.producerMediaTime / timescale };
+  const span = fragmentSpan(info, info.producerTrackId, timescales);
+  return { producerTimeMs: info.producerTimeMs, mediaTimeS: span ? span.endS : info.producerMediaTime / timescale };
 }
 
 /** A fixed-length history of numbers, oldest first. */
@@ -78,6 +97,8 @@ export class History {
 export interface StatsSnapshot {
   codec: string;
   mode: string;
+  /** How the page shows the stream: "MSE", "WebCodecs", or MSE with the reason for the fallback. */
+  engine: string;
   width: number;
   height: number;
   bitrateBps: number | null;
@@ -85,6 +106,16 @@ export interface StatsSnapshot {
   bufferS: number;
   decodedFrames: number;
   droppedFrames: number;
+  /** WebCodecs: frames drawn to the canvas (null in MSE mode). */
+  drawnFrames: number | null;
+  /** WebCodecs: chunks waiting in the video decoder (null in MSE mode). */
+  decodeQueue: number | null;
+  /** WebCodecs: frames drawn per second (null in MSE mode or before a second of frames). */
+  fps: number | null;
+  /** The sound: "on", "muted …", "off: …". */
+  audio: string;
+  /** Live-edge target in seconds (MSE). */
+  targetS: number | null;
   ttffMs: number | null;
   /** Fragments the server skipped for this viewer (from /status). */
   skipped: number;
@@ -99,6 +130,7 @@ export function emptyStats(): StatsSnapshot {
   return {
     codec: '',
     mode: '',
+    engine: '',
     width: 0,
     height: 0,
     bitrateBps: null,
@@ -106,6 +138,11 @@ export function emptyStats(): StatsSnapshot {
     bufferS: 0,
     decodedFrames: 0,
     droppedFrames: 0,
+    drawnFrames: null,
+    decodeQueue: null,
+    fps: null,
+    audio: '',
+    targetS: null,
     ttffMs: null,
     skipped: 0,
     playerDropped: 0,

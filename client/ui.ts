@@ -4,13 +4,14 @@
  */
 import type { Catalog } from '../protocol/index.js';
 import type { PlayerError } from './errors.js';
+import type { EngineKind } from './media-sink.js';
 import type { ConnectionState } from './mqtt-connection.js';
 import type { PlayerState } from './player.js';
 import type { PlayTarget } from './requests.js';
 import { Sparkline } from './sparkline.js';
 import { formatBitrate, formatMs, formatResolution, type StatsSnapshot } from './stats.js';
 
-const STAT_IDS = ['state', 'codec', 'mode', 'resolution', 'bitrate', 'latency', 'buffer', 'frames', 'ttff', 'skipped'] as const;
+const STAT_IDS = ['state', 'codec', 'mode', 'engine', 'resolution', 'bitrate', 'latency', 'buffer', 'frames', 'fps', 'audio', 'ttff', 'skipped'] as const;
 type StatId = (typeof STAT_IDS)[number];
 
 export interface UiElements {
@@ -24,6 +25,11 @@ export interface UiElements {
   start: HTMLButtonElement;
   stop: HTMLButtonElement;
   video: HTMLVideoElement;
+  canvas: HTMLCanvasElement;
+  sound: HTMLButtonElement;
+  engineMse: HTMLInputElement;
+  engineWebCodecs: HTMLInputElement;
+  engineNotice: HTMLElement;
   videoFrame: HTMLElement;
   state: HTMLElement;
   connection: HTMLElement;
@@ -57,6 +63,11 @@ export function findElements(doc: Document): UiElements {
     start: byId(doc, 'start', HTMLButtonElement),
     stop: byId(doc, 'stop', HTMLButtonElement),
     video: byId(doc, 'video', HTMLVideoElement),
+    canvas: byId(doc, 'canvas', HTMLCanvasElement),
+    sound: byId(doc, 'sound', HTMLButtonElement),
+    engineMse: byId(doc, 'engine-mse', HTMLInputElement),
+    engineWebCodecs: byId(doc, 'engine-webcodecs', HTMLInputElement),
+    engineNotice: html('engine-notice'),
     videoFrame: html('video-frame'),
     state: html('state'),
     connection: html('connection'),
@@ -133,6 +144,26 @@ export class Ui {
     this.el.stop.disabled = state === 'idle' || state === 'error';
   }
 
+  /** Which decoder shows the stream; `notice` says why the one asked for is not used (or is empty). */
+  showEngine(kind: EngineKind, notice: string, webCodecsAvailable: boolean, mseAvailable: boolean): void {
+    this.el.videoFrame.dataset.engine = kind;
+    this.el.engineMse.checked = kind === 'mse';
+    this.el.engineWebCodecs.checked = kind === 'webcodecs';
+    this.el.engineWebCodecs.disabled = !webCodecsAvailable;
+    this.el.engineMse.disabled = !mseAvailable;
+    this.el.engineNotice.textContent = notice;
+  }
+
+  /** The engine the person picked with the radio buttons. */
+  readEngine(): EngineKind {
+    return this.el.engineWebCodecs.checked ? 'webcodecs' : 'mse';
+  }
+
+  showSound(muted: boolean): void {
+    this.el.sound.textContent = muted ? 'Sound off' : 'Sound on';
+    this.el.sound.setAttribute('aria-pressed', String(!muted));
+  }
+
   showConnection(state: ConnectionState): void {
     this.el.connection.textContent = CONNECTION_TEXT[state];
     this.el.connection.dataset.state = state;
@@ -160,12 +191,18 @@ export class Ui {
     const s = this.el.stat;
     s.codec.textContent = stats.codec || '—';
     s.mode.textContent = stats.mode || '—';
+    s.engine.textContent = stats.engine || '—';
     s.resolution.textContent = formatResolution(stats.width, stats.height);
     s.bitrate.textContent = formatBitrate(stats.bitrateBps);
     s.latency.textContent = formatMs(stats.latencyMs);
     const active = stats.bytes > 0;
-    s.buffer.textContent = active ? `${stats.bufferS.toFixed(2)} s` : '—';
-    s.frames.textContent = active ? `${stats.decodedFrames} decoded · ${stats.droppedFrames} dropped` : '—';
+    const target = stats.targetS === null ? '' : ` (target ${stats.targetS.toFixed(2)} s)`;
+    s.buffer.textContent = active ? `${stats.bufferS.toFixed(2)} s${target}` : '—';
+    const drawn = stats.drawnFrames === null ? '' : ` · ${stats.drawnFrames} drawn`;
+    s.frames.textContent = active ? `${stats.decodedFrames} decoded${drawn} · ${stats.droppedFrames} dropped` : '—';
+    const fps = stats.fps === null ? '—' : `${stats.fps} fps`;
+    s.fps.textContent = active && stats.decodeQueue !== null ? `${fps} · ${stats.decodeQueue} queued` : '—';
+    s.audio.textContent = active ? stats.audio || '—' : '—';
     s.ttff.textContent = formatMs(stats.ttffMs);
     s.skipped.textContent = active ? `${stats.skipped} server · ${stats.playerDropped} player` : '—';
     this.latencySpark.update(latency);

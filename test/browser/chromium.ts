@@ -1,5 +1,5 @@
 /** Debian's Chromium driven by playwright-core, the way STYLE.md describes: headless, fresh profile, no network chatter. */
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -11,9 +11,16 @@ export const CHROMIUM = '/usr/bin/chromium';
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const ARTIFACTS = path.join(ROOT, 'test', 'artifacts');
 
-/** Builds the web client if `npm test` has not already. */
+/** Newest modification time of the files the client is built from. */
+function newestSource(): number {
+  const files = ['client', 'protocol'].flatMap((dir) => readdirSync(path.join(ROOT, dir)).map((f) => path.join(ROOT, dir, f)));
+  return Math.max(...files.map((f) => statSync(f).mtimeMs));
+}
+
+/** Builds the web client if `npm test` has not already, or when its sources changed since. */
 export async function ensureClientBuilt(): Promise<void> {
-  if (existsSync(path.join(ROOT, 'dist', 'client', 'index.html'))) return;
+  const built = path.join(ROOT, 'dist', 'client', 'index.html');
+  if (existsSync(built) && statSync(built).mtimeMs >= newestSource()) return;
   await runChecked(process.execPath, [path.join(ROOT, 'node_modules', 'vite', 'bin', 'vite.js'), 'build', '--config', 'client/vite.config.ts', '--logLevel', 'error'], {
     cwd: ROOT,
     timeoutMs: 120_000,
