@@ -11,6 +11,11 @@ import type { StdinFeed } from './publish-input.js';
 
 export const RESTART_MIN_MS = 1000;
 export const RESTART_MAX_MS = 30_000;
+/**
+ * Runs that may fail before the first picture before the input counts as unusable (the
+ * probe already opened it; a camera can be busy for a moment after ffprobe let it go).
+ */
+export const START_ATTEMPTS = 3;
 /** A run this long resets the backoff. */
 export const GOOD_RUN_MS = 60_000;
 
@@ -36,6 +41,7 @@ export class Ingest {
   private wake: (() => void) | undefined;
   private delay = RESTART_MIN_MS;
   private producedInit = false;
+  private failedStarts = 0;
   /** PIDs of every ffmpeg this ingest started (for tests and diagnostics). */
   readonly pids: number[] = [];
 
@@ -43,7 +49,7 @@ export class Ingest {
 
   /**
    * Runs until the input ends or close() is called. Rejects with SOURCE_UNAVAILABLE when
-   * the very first run fails before producing an init segment (the input cannot be opened).
+   * START_ATTEMPTS runs in a row fail before the first init segment (the input is unusable).
    */
   async run(): Promise<IngestEnd> {
     while (!this.stopping) {
@@ -55,7 +61,7 @@ export class Ingest {
         this.options.onExit(code === 0 ? 'the input ended' : `the input ended (${why})`, undefined);
         return { reason: 'input_ended' };
       }
-      if (!this.producedInit) {
+      if (!this.producedInit && ++this.failedStarts >= START_ATTEMPTS) {
         this.options.onExit(why, undefined);
         throw new MqttcastError('SOURCE_UNAVAILABLE', why);
       }

@@ -63,6 +63,8 @@ export async function openInput(
   return { profile, live: input.kind === 'stdin' || input.kind === 'device' || probe.live, probe };
 }
 
+const GENERIC_LAST_LINE = /^(Error initializing output stream|Conversion failed|Error while (opening|filtering|decoding)|Could not write header)/i;
+
 /**
  * ffmpeg's reason for the operator: the media server's plain-language diagnosis, with
  * ffmpeg's own last line (paths and URLs included: this is the operator's own input).
@@ -70,7 +72,12 @@ export async function openInput(
 export function explainFfmpeg(stderr: string, input: PublishInput): string {
   const kind = input.kind === 'url' ? (input.scheme.startsWith('rtsp') ? 'rtsp' : 'http') : input.kind === 'file' ? 'file' : undefined;
   const d = diagnose(stderr, { kind });
-  if (!d.known) return d.lastLine;
+  if (!d.known) {
+    // ffmpeg often ends with a generic summary ("Error initializing output stream ...") after the telling line.
+    const lines = stderr.split(/\r?\n/).map((l) => l.replace(/^\[[^\]]*@ 0x[0-9a-f]+\]\s*/i, '').trim()).filter(Boolean);
+    const [before, last] = lines.slice(-2);
+    return last !== undefined && before !== undefined && GENERIC_LAST_LINE.test(last) ? `${before} (${last})`.slice(0, 400) : d.lastLine;
+  }
   return d.lastLine && !d.reason!.includes(d.lastLine) ? `${d.reason} (ffmpeg: ${d.lastLine})` : d.reason!;
 }
 

@@ -268,9 +268,10 @@ describe('mqttcast publish on Mosquitto', () => {
   it('publishes a stream from stdin (MPEG-TS) and goes offline when it ends', async () => {
     const ts = path.join(dir, 'in.ts');
     await runChecked('ffmpeg', ['-nostdin', '-loglevel', 'error', '-y', '-i', fixtures.baselineMp4, '-c', 'copy', '-f', 'mpegts', ts]);
-    const t = channelTopics('video', 'stdin');
+    const t = channelTopics('site/a', 'stdin');
+    expect(t.data).toBe('site/a/live/stdin/data');
     const tap = await Tap.open(broker.url, [t.init, t.data, t.meta]);
-    const pub = publish(['-', '--name', 'stdin', '--broker', broker.url], { stdin: true });
+    const pub = publish(['-', '--name', 'stdin', '--prefix', 'site/a', '--broker', broker.url], { stdin: true });
     pub.child.stdin!.end(readFileSync(ts));
     expect(await waitForExit(pub.child, 40_000)).toBe(true);
     expect(pub.child.exitCode, pub.stderr()).toBe(0);
@@ -282,6 +283,20 @@ describe('mqttcast publish on Mosquitto', () => {
     expect(tap.metas(t.meta)[0]!.mimeCodec).toMatch(/^video\/mp4; codecs="avc1\.42C01E, mp4a\.40\.2"$/);
     expect(tap.metas(t.meta).map((m) => m.state)).toEqual(['live', 'offline']);
     expect(tap.metas(t.meta)[1]).toMatchObject({ reason: 'input_ended' });
+  });
+
+  it('gives up on an input ffmpeg cannot publish after a few tries, with ffmpeg\'s reason, exit 5', async () => {
+    const odd = path.join(dir, 'odd.avi'); // opens fine, but H.264 needs even picture sizes
+    await runChecked('ffmpeg', ['-nostdin', '-loglevel', 'error', '-y', '-f', 'lavfi', '-i', 'testsrc=size=321x241:rate=10:duration=1', '-c:v', 'mjpeg', '-pix_fmt', 'yuvj444p', odd]);
+    const t = channelTopics('video', 'odd');
+    const r = await run([odd, '--name', 'odd', '--broker', broker.url]);
+    expect(r.code).toBe(5);
+    expect(r.stderr).toMatch(/mqttcast: SOURCE_UNAVAILABLE: ffmpeg could not publish file .*odd\.avi: width not divisible by 2/);
+    expect(r.stderr.match(/restarting in \d+ s/g)).toEqual(['restarting in 1 s', 'restarting in 2 s']);
+    const meta = ChannelMetaSchema.parse(JSON.parse((await retained(broker.url, [t.meta])).get(t.meta)!.toString('utf8')));
+    expect(meta).toMatchObject({ state: 'offline', reason: 'input_failed' });
+    expect(meta.message).toMatch(/width not divisible by 2/);
+    expect(meta.message).not.toContain(dir); // the meta is read by everyone: no local paths, no URLs
   });
 
   it('says why a file cannot be opened (ffmpeg\'s reason) and exits 5', async () => {
