@@ -55,6 +55,13 @@ export function describeInput(input: PublishInput): string {
   }
 }
 
+/** `video copied, audio to AAC`: what happens to each track, for progress output. */
+export function describeProfile(profile: OutputProfile): string {
+  const video = profile.video === 'none' ? 'no video' : `video ${profile.video === 'h264' ? 'to H.264' : 'copied'}`;
+  const audio = profile.audio === 'none' ? 'no audio' : `audio ${profile.audio === 'aac' ? 'to AAC' : 'copied'}`;
+  return `${video}, ${audio}`;
+}
+
 /** Whether the end of the input ends the publication (else ffmpeg is restarted). */
 export function endsWithInput(input: PublishInput, opts: InputOptions): boolean {
   return input.kind === 'stdin' || (input.kind === 'file' && !opts.loop);

@@ -13,7 +13,7 @@ import { findFfmpeg, type FfmpegBinaries } from '../media-server/ffmpeg/ffmpeg-b
 import { cleanLine } from '../media-server/ffmpeg/ffmpeg-diagnosis.js';
 import { createLogger } from '../media-server/daemon/logger.js';
 import { CliError, EXIT } from './exit-codes.js';
-import { buildPublishArgs, classifyInput, describeInput, endsWithInput, parseVideoSize, type InputOptions, type PublishInput } from './publish-args.js';
+import { buildPublishArgs, classifyInput, describeInput, describeProfile, endsWithInput, parseVideoSize, type InputOptions, type PublishInput } from './publish-args.js';
 import { Ingest, type IngestEnd } from './publish-ingest.js';
 import { StdinFeed, explainFfmpeg, openInput, type OpenedInput } from './publish-input.js';
 import { ChannelLink } from './publish-link.js';
@@ -95,6 +95,27 @@ function tracksOf(init: InitInfo, opened: OpenedInput): Track[] {
   return out;
 }
 
+type Outcome = { kind: 'ended'; end: IngestEnd } | { kind: 'failed'; err: unknown } | { kind: 'signal'; signal: NodeJS.Signals };
+
+/** Runs the ingest until its input ends or fails, or until SIGINT/SIGTERM (a second one kills at once). */
+async function runUntilSignal(ingest: Ingest): Promise<Outcome> {
+  let onSignal: (signal: NodeJS.Signals) => void = () => undefined;
+  const signalled = new Promise<NodeJS.Signals>((resolve) => {
+    onSignal = resolve;
+    process.once('SIGINT', onSignal);
+    process.once('SIGTERM', onSignal);
+  });
+  try {
+    return await Promise.race([
+      ingest.run().then((end): Outcome => ({ kind: 'ended', end }), (err: unknown): Outcome => ({ kind: 'failed', err })),
+      signalled.then((signal): Outcome => ({ kind: 'signal', signal })),
+    ]);
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+}
+
 export async function publishCommand(flags: PublishFlags): Promise<void> {
   const { topics, input } = checkFlags(flags);
   const name = topics.name;
@@ -108,8 +129,6 @@ export async function publishCommand(flags: PublishFlags): Promise<void> {
   const opened = await openInput(binaries.ffprobe, input, flags, stdin).catch((err: unknown) => {
     throw err instanceof MqttcastError ? coded(err, EXIT.STREAM_FAILED) : err;
   });
-  const { video, audio } = opened.profile;
-  const mode = [video === 'none' ? 'no video' : `video ${video === 'h264' ? 'to H.264' : 'copied'}`, audio === 'none' ? 'no audio' : `audio ${audio === 'aac' ? 'to AAC' : 'copied'}`].join(', ');
 
   const base = { publisher: flags.publisher ?? `${hostname()}:${process.pid}`, started_at: new Date().toISOString() };
   const link = await ChannelLink.connect({
@@ -123,7 +142,7 @@ export async function publishCommand(flags: PublishFlags): Promise<void> {
     will: { state: 'offline', ...base, reason: 'connection_lost' },
     onEvent: (_event, detail) => say(detail),
   });
-  say(`publishing ${describeInput(input)} (${mode}) on ${topics.init}, ${topics.data}, ${topics.meta}`);
+  say(`publishing ${describeInput(input)} (${describeProfile(opened.profile)}) on ${topics.init}, ${topics.data}, ${topics.meta}`);
 
   const stats = new StreamStats();
   let init: InitInfo | undefined;
@@ -171,17 +190,7 @@ export async function publishCommand(flags: PublishFlags): Promise<void> {
     say(`${live ? 'live' : 'waiting for ffmpeg'}, ${stats.fragments} fragments (${stats.dropped} dropped), ${mbps} Mbit/s, GOP ${gop} s, broker ${link.connected ? 'connected' : 'away'}`);
   }, META_INTERVAL_MS);
 
-  let onSignal: (signal: NodeJS.Signals) => void = () => undefined;
-  const signalled = new Promise<NodeJS.Signals>((resolve) => {
-    onSignal = resolve;
-    process.once('SIGINT', onSignal);
-    process.once('SIGTERM', onSignal);
-  });
-  type Outcome = { kind: 'ended'; end: IngestEnd } | { kind: 'failed'; err: unknown } | { kind: 'signal'; signal: NodeJS.Signals };
-  const outcome: Outcome = await Promise.race([
-    ingest.run().then((end): Outcome => ({ kind: 'ended', end }), (err: unknown): Outcome => ({ kind: 'failed', err })),
-    signalled.then((signal): Outcome => ({ kind: 'signal', signal })),
-  ]);
+  const outcome = await runUntilSignal(ingest);
 
   // Ordered shutdown: no more data, meta offline + init cleared, disconnect, then ffmpeg killed and reaped.
   closing = true;
@@ -198,8 +207,6 @@ export async function publishCommand(flags: PublishFlags): Promise<void> {
   await link.close({ state: 'offline', ...base, reason, message, updated_at: new Date().toISOString() });
   await ingest.close();
   clearTimeout(force);
-  process.off('SIGINT', onSignal);
-  process.off('SIGTERM', onSignal);
   say(`offline after ${stats.fragments} fragments`);
   if (outcome.kind === 'failed') {
     const err = outcome.err;
