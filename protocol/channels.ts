@@ -12,6 +12,15 @@
  * Ordering contract for producers: a (new) init is published retained and acknowledged
  * before any fragment that needs it; data resumes on a fragment that starts with a
  * keyframe after every init and after every gap (reconnect, dropped fragments).
+ *
+ * For consumers (a media server serving `{"source":"live/<name>"}`, an edge cache):
+ * subscribe to `init`, `data` and `meta` of the channel (or `channelFilter(P, 'meta')` to
+ * discover channels). A non-empty init replaces the previous one (a publisher restart or
+ * codec change: media time starts again); an empty init means the channel is gone. Data
+ * of a fresh subscription may start mid-GOP: wait for `fragmentStartsWithSync` (with
+ * `parseInit(init).videoTrackId` and that track's `defaultSampleFlags`). `meta.state`
+ * `offline` (with `reason`) means no data is coming; the retained init may still be there
+ * while a publisher retries its input.
  */
 import { z } from 'zod';
 import { MqttcastError } from './errors.js';
