@@ -152,11 +152,6 @@ export class ChannelLink {
     return this.client.connected;
   }
 
-  /** Whether the current init is stored by the broker, so fragments may flow. */
-  get ready(): boolean {
-    return this.initReady;
-  }
-
   /** A new init segment (a new ffmpeg run): published retained before any fragment that needs it. */
   setInit(init: Uint8Array): void {
     this.init = init;
