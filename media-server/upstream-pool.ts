@@ -12,6 +12,10 @@ import { buildFfmpegArgs, isCopy, profileKey, type OutputProfile } from './ffmpe
 import type { Metrics } from './daemon/metrics.js';
 import { codecFamilies, decideProfile, type ProbeResult, type Prober } from './ffmpeg/probe.js';
 import type { SourceSpec } from './policy/sources.js';
+import type { ChannelHub } from './channels/channel-hub.js';
+import { ChannelProducer } from './channels/channel-producer.js';
+import { CHANNEL_SOURCE_PREFIX } from './channels/channel-source.js';
+import { FfmpegProducer } from './ffmpeg/ffmpeg-producer.js';
 import { Upstream } from './upstreams/upstream.js';
 
 const PROBE_CACHE_MS = 60_000;
@@ -37,6 +41,7 @@ export class UpstreamPool {
     private readonly metrics: Metrics,
     private readonly log: Logger,
     private readonly egress?: EgressProxy,
+    private readonly channels?: ChannelHub,
   ) {}
 
   /** Lets ffmpeg reach an HTTP(S) source only through the egress proxy, within the source's scope. */
@@ -54,6 +59,7 @@ export class UpstreamPool {
   }
 
   async acquire(spec: SourceSpec, codecs: readonly string[] | undefined): Promise<Acquired> {
+    if (spec.kind === 'channel') return this.acquireChannel(spec);
     const families = codecFamilies(codecs);
     const warm = this.findWarm(spec, families);
     if (warm) return { upstream: warm, mode: warm.options.mode, live: warm.options.live };
@@ -73,6 +79,43 @@ export class UpstreamPool {
     const existing = [...this.all].find((u) => u.key === key && u.available);
     const upstream = existing ?? this.create(spec, key, profile, mode, live);
     return { upstream, mode, live, probe };
+  }
+
+  /** A live channel: one upstream (one subscription) per channel, fed as published, never transcoded. */
+  private acquireChannel(spec: SourceSpec): Acquired {
+    const key = `${spec.key}|copy`;
+    const existing = [...this.all].find((u) => u.key === key && u.available);
+    if (existing) return { upstream: existing, mode: 'copy', live: true };
+    if (!this.channels) throw new MqttcastError('SOURCE_UNAVAILABLE', 'this media server does not serve live channels');
+    const { limits } = this.config;
+    this.checkUpstreamLimit();
+    const log = this.log.child({ upstream: `u${++this.sequence}`, source: spec.name });
+    const producer = new ChannelProducer({
+      name: spec.name!.slice(CHANNEL_SOURCE_PREFIX.length),
+      hub: this.channels,
+      graceMs: limits.channelGraceMs,
+      stallTimeoutMs: limits.channelStallMs,
+      log,
+    });
+    const upstream = new Upstream({ key, mode: 'copy', live: true, shared: true, lingerMs: limits.lingerMs, startTimeoutMs: limits.startTimeoutMs, gopCacheBytes: limits.gopCacheBytes, producer, log });
+    return { upstream: this.track(upstream), mode: 'copy', live: true };
+  }
+
+  private checkUpstreamLimit(): void {
+    if (this.all.size >= this.config.limits.maxUpstreams) {
+      throw new MqttcastError('TOO_MANY_SESSIONS', `the server is already reading ${this.all.size} sources, its limit`);
+    }
+  }
+
+  private track(upstream: Upstream, onClosed?: () => void): Upstream {
+    this.all.add(upstream);
+    upstream.on('spawned', () => this.metrics.ffmpegStarts.inc());
+    upstream.on('restart', () => this.metrics.ffmpegRestarts.inc());
+    upstream.once('closed', () => {
+      this.all.delete(upstream);
+      onClosed?.();
+    });
+    return upstream.start();
   }
 
   /** A running shared upstream of this source whose output the requester can play as is. */
@@ -107,36 +150,33 @@ export class UpstreamPool {
   }
 
   private create(spec: SourceSpec, key: string, profile: OutputProfile, mode: Mode, live: boolean): Upstream {
-    if (this.all.size >= this.config.limits.maxUpstreams) {
-      throw new MqttcastError('TOO_MANY_SESSIONS', `the server is already reading ${this.all.size} sources, its limit`);
-    }
+    this.checkUpstreamLimit();
     const { limits, demo } = this.config;
     const id = `u${++this.sequence}`;
     const grant = this.grant(spec);
-    const upstream = new Upstream({
-      key,
+    const log = this.log.child({ upstream: id, source: spec.name ?? spec.url });
+    const producer = new FfmpegProducer({
       ffmpeg: this.ffmpeg,
       args: buildFfmpegArgs(spec, profile, live, demo, grant?.proxyUrl),
-      mode,
       live,
       kind: spec.kind,
+      stallTimeoutMs: limits.stallTimeoutMs,
+      maxRestarts: limits.maxRestarts,
+      processLimits: { addressSpaceBytes: limits.ffmpegMemoryBytes, openFiles: limits.ffmpegOpenFiles },
+      log,
+    });
+    const upstream = new Upstream({
+      key,
+      mode,
+      live,
       shared: live,
       lingerMs: limits.lingerMs,
       startTimeoutMs: limits.startTimeoutMs,
-      stallTimeoutMs: limits.stallTimeoutMs,
-      maxRestarts: limits.maxRestarts,
       gopCacheBytes: limits.gopCacheBytes,
-      processLimits: { addressSpaceBytes: limits.ffmpegMemoryBytes, openFiles: limits.ffmpegOpenFiles },
-      log: this.log.child({ upstream: id, source: spec.name ?? spec.url }),
+      producer,
+      log,
     });
-    this.all.add(upstream);
-    upstream.on('spawned', () => this.metrics.ffmpegStarts.inc());
-    upstream.on('restart', () => this.metrics.ffmpegRestarts.inc());
-    upstream.once('closed', () => {
-      this.all.delete(upstream);
-      grant?.revoke();
-    });
-    return upstream.start();
+    return this.track(upstream, () => grant?.revoke());
   }
 
   async close(): Promise<void> {

@@ -16,7 +16,7 @@ const codecList = z.array(z.string().min(1).max(64)).max(32);
 /** Fields shared by describe and play; exactly one of url and source, one of reply_topic/resp_topic. */
 const targetFields = {
   url: z.string().min(1).max(MAX_URL_LENGTH).optional(),
-  source: z.string().min(1).max(64).optional(),
+  source: z.string().min(1).max(128).optional(),
   reply_topic: topicText.optional(),
   resp_topic: topicText.optional(),
   codecs: codecList.optional(),
@@ -77,7 +77,7 @@ export const StopRequestSchema = z
     reply_topic: topicText.optional(),
     resp_topic: topicText.optional(),
     url: z.string().min(1).max(MAX_URL_LENGTH).optional(),
-    source: z.string().min(1).max(64).optional(),
+    source: z.string().min(1).max(128).optional(),
     request_id: shortText.optional(),
     ...clientIdFields,
   })

@@ -17,6 +17,11 @@ export const NamedSourceSchema = z
     description: z.string().default(''),
     /** Override live detection (normally from the probe: no duration = live). */
     live: z.boolean().optional(),
+    /**
+     * Keep this source running and publish it as live channel `<name>` (`P/live/<name>/...`),
+     * so edges behind bridged brokers can serve it (origin mode).
+     */
+    publish: z.boolean().default(false),
   })
   .strict();
 export type NamedSource = z.infer<typeof NamedSourceSchema>;
@@ -51,6 +56,10 @@ export const LimitsSchema = z
     startTimeoutMs: z.number().int().min(1000).default(20_000),
     /** No init segment or fragment for this long is a stall: ffmpeg is stopped (a live source restarted). */
     stallTimeoutMs: z.number().int().min(1000).default(15_000),
+    /** A live channel with no fragment for this long counts as offline. */
+    channelStallMs: z.number().int().min(500).default(5_000),
+    /** An offline live channel may come back within this long; then its sessions end with SOURCE_UNAVAILABLE. */
+    channelGraceMs: z.number().int().min(0).default(15_000),
     /** Restarts of a live source's ffmpeg before its viewers get SOURCE_UNAVAILABLE. */
     maxRestarts: z.number().int().min(0).default(5),
     /** Sessions survive a broker outage this long (publishing resumes); after it they are ended. */

@@ -139,9 +139,29 @@ export class MqttLink extends EventEmitter<MqttLinkEvents> {
   }
 
   private subscribe(): void {
-    const subs = Object.fromEntries(this.options.subscriptions.map((t) => [t, { qos: 1 as const }]));
+    const subs: Record<string, { qos: 0 | 1 }> = Object.fromEntries(this.options.subscriptions.map((t) => [t, { qos: 1 as const }]));
+    for (const [filter, qos] of this.extra) subs[filter] = { qos };
     this.client.subscribe(subs, (err) => {
       if (err) this.log.error({ err }, 'subscribing to request topics failed');
+    });
+  }
+
+  /** Filters added at run time (live channels), kept across reconnects. */
+  private readonly extra = new Map<string, 0 | 1>();
+
+  /** Subscribes now (if connected) and after every reconnect. */
+  addSubscription(filter: string, qos: 0 | 1): void {
+    this.extra.set(filter, qos);
+    if (!this.client.connected) return;
+    this.client.subscribe(filter, { qos }, (err) => {
+      if (err) this.log.warn({ err, filter }, 'subscribe failed');
+    });
+  }
+
+  removeSubscription(filter: string): void {
+    if (!this.extra.delete(filter) || !this.client.connected) return;
+    this.client.unsubscribe(filter, (err?: Error) => {
+      if (err) this.log.debug({ err, filter }, 'unsubscribe failed');
     });
   }
 
@@ -164,6 +184,19 @@ export class MqttLink extends EventEmitter<MqttLinkEvents> {
     this.client.publish(topic, JSON.stringify(body), opts, (err) => {
       if (err) this.log.debug({ err, topic }, 'JSON publish not delivered');
     });
+  }
+
+  /**
+   * Publishes media of a live channel: the init segment retained (QoS 1), fragments
+   * QoS 0 with the expiry of live media. Dropped while the broker is unreachable.
+   */
+  publishChannelMedia(topic: string, data: Buffer, isInit: boolean): boolean {
+    if (!this.client.connected) return false;
+    const props = this.version === 5 ? { properties: mediaProperties(isInit) } : {};
+    this.client.publish(topic, data, { qos: isInit ? 1 : 0, retain: isInit, ...props }, (err) => {
+      if (err) this.log.debug({ err, topic }, 'channel media not delivered');
+    });
+    return true;
   }
 
   /** Removes a retained message (an empty retained publish). */

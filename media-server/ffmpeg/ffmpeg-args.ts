@@ -23,7 +23,7 @@ export function isCopy(p: OutputProfile): boolean {
 }
 
 /** What each kind of input may open. An HLS playlist gets http(s) only: never file:, never other protocols. */
-export const PROTOCOL_WHITELIST: Record<Exclude<SourceKind, 'demo'>, string> = {
+export const PROTOCOL_WHITELIST: Record<Exclude<SourceKind, 'demo' | 'channel'>, string> = {
   rtsp: 'rtsp,rtsps,rtp,srtp,tcp,udp,tls',
   http: 'http,https,httpproxy,tcp,tls',
   hls: 'http,https,httpproxy,tcp,tls,crypto',
@@ -64,7 +64,7 @@ export function demoInput(demo: Config['demo']): string[] {
 
 /** Options that confine how ffmpeg opens a URL: allowed protocols, transport, timeouts, egress proxy. */
 function openArgs(spec: SourceSpec, proxyUrl: string | undefined): string[] {
-  const kind = spec.kind as Exclude<SourceKind, 'demo'>;
+  const kind = spec.kind as Exclude<SourceKind, 'demo' | 'channel'>;
   const args = ['-protocol_whitelist', PROTOCOL_WHITELIST[kind]];
   if (kind === 'rtsp') args.push('-rtsp_transport', 'tcp', '-timeout', '10000000');
   if (kind === 'http' || kind === 'hls') {

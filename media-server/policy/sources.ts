@@ -4,7 +4,8 @@ import { resolveAllowed, systemResolver, type Resolver } from './address-policy.
 import { namesIpLiteral, type Allowlist } from './allowlist.js';
 import type { Config } from '../daemon/config.js';
 
-export type SourceKind = 'demo' | 'rtsp' | 'http' | 'hls' | 'file';
+/** What a source is: pulled by ffmpeg (demo, rtsp, http, hls, file) or a live channel on the broker. */
+export type SourceKind = 'demo' | 'rtsp' | 'http' | 'hls' | 'file' | 'channel';
 
 export interface SourceSpec {
   /** Identity used to share one upstream between viewers. */
