@@ -77,6 +77,39 @@ describe('client ids and filters (pure)', () => {
     expect(policy.mayPublish(admin, 'video/catalog', false)).toBe(false);
   });
 
+  it('lets a publisher write only its own channel, a bridge read channels, and keeps viewers off raw channels', () => {
+    const policy = createAccessPolicy('video');
+    const cam1: Identity = { username: 'cam1', role: 'publisher', clientId: 'mqttcast-pub-cam1-0a1b2c' };
+    const bridge: Identity = { username: 'edge-a', role: 'bridge', clientId: 'edge-a' };
+    const viewer: Identity = { username: 'alice', role: 'viewer', clientId: 'a1' };
+    const server: Identity = { username: 'srv', role: 'server', clientId: 'srv' };
+    for (const kind of ['init', 'meta', 'snapshot']) {
+      expect(policy.mayPublish(cam1, `video/live/cam1/${kind}`, true), kind).toBe(true);
+      expect(policy.mayPublish(cam1, `video/live/cam1/${kind}`, false), kind).toBe(true);
+    }
+    expect(policy.mayPublish(cam1, 'video/live/cam1/data', false)).toBe(true);
+    expect(policy.mayPublish(cam1, 'video/live/cam1/data', true)).toBe(false); // fragments are never retained
+    const forbidden = [
+      'video/live/cam2/init', 'video/live/cam2/meta', 'video/live/cam1', 'video/live/cam1/other', 'video/live/cam1/meta/x',
+      'video/live/cam10/init', 'video/live/+/init', 'video/req/cam1/play', 'video/play', 'video/catalog', 'video/session/cam1/live', '$SYS/x',
+    ];
+    for (const topic of forbidden) expect(policy.mayPublish(cam1, topic, false), topic).toBe(false);
+    for (const filter of ['video/live/cam1/#', 'video/live/#', 'video/session/cam1/#', 'video/catalog']) expect(policy.maySubscribe(cam1, filter), filter).toBe(false);
+    // A publisher whose name is not a channel name has no channel at all.
+    expect(policy.mayPublish({ username: 'a+b', role: 'publisher', clientId: 'x' }, 'video/live/a+b/init', true)).toBe(false);
+
+    for (const filter of ['video/live/#', 'video/live/+/meta', 'video/live/cam1/#', 'video/live/cam1/init']) expect(policy.maySubscribe(bridge, filter), filter).toBe(true);
+    for (const filter of ['video/#', '#', 'video/req/+/play', 'video/session/#', 'video/catalog', '$SYS/#']) expect(policy.maySubscribe(bridge, filter), filter).toBe(false);
+    for (const topic of ['video/live/edge-a/init', 'video/live/cam1/data', '$SYS/broker/connection/edge-a/state']) expect(policy.mayPublish(bridge, topic, false), topic).toBe(false);
+
+    for (const filter of ['video/live/#', 'video/live/cam1/init', 'video/live/+/meta']) expect(policy.maySubscribe(viewer, filter), filter).toBe(false);
+    for (const topic of ['video/live/alice/init', 'video/live/cam1/data']) expect(policy.mayPublish(viewer, topic, false), topic).toBe(false);
+
+    expect(policy.mayPublish(server, 'video/live/any/init', true)).toBe(true);
+    expect(policy.mayPublish(server, 'video/live/any/data', false)).toBe(true);
+    expect(policy.maySubscribe(server, 'video/live/#')).toBe(true);
+  });
+
   it('validates the auth config: defaults, roles, hash format, unique names', async () => {
     expect(AuthConfigSchema.parse({})).toEqual({ enabled: false, users: [] });
     const passwordHash = await hashPassword('x', { N: 1024 });
@@ -85,6 +118,14 @@ describe('client ids and filters (pure)', () => {
     expect(AuthConfigSchema.safeParse({ users: [{ username: 'a', passwordHash, role: 'root' }] }).success).toBe(false);
     expect(AuthConfigSchema.safeParse({ users: [{ username: 'a', passwordHash }, { username: 'a', passwordHash }] }).success).toBe(false);
     expect(AuthConfigSchema.safeParse({ enabled: true, extra: 1 }).success).toBe(false);
+    for (const role of ['server', 'viewer', 'publisher', 'bridge', 'admin']) {
+      expect(AuthConfigSchema.safeParse({ users: [{ username: 'cam1', passwordHash, role }] }).success, role).toBe(true);
+    }
+    // A publisher's name is its channel name: one topic level of letters, digits, _ . -
+    const badPublisher = AuthConfigSchema.safeParse({ users: [{ username: 'cam 1', passwordHash, role: 'publisher' }] });
+    expect(badPublisher.success).toBe(false);
+    expect(badPublisher.error?.issues[0]?.message).toMatch(/publisher's name is its channel name/);
+    expect(AuthConfigSchema.safeParse({ users: [{ username: 'cam 1', passwordHash, role: 'viewer' }] }).success).toBe(true);
   });
 });
 
@@ -125,7 +166,10 @@ describe('auth hooks on a real Aedes broker (in-memory connections)', () => {
 
   beforeAll(async () => {
     const make = async (username: string, role: BrokerUser['role']): Promise<BrokerUser> => ({ username, role, passwordHash: await hashPassword(PW + username, { N: 1024 }) });
-    users = await Promise.all([make('srv', 'server'), make('alice', 'viewer'), make('bob', 'viewer'), make('ops', 'admin')]);
+    users = await Promise.all([
+      make('srv', 'server'), make('alice', 'viewer'), make('bob', 'viewer'), make('ops', 'admin'),
+      make('cam1', 'publisher'), make('edge-a', 'bridge'), make('cam/1', 'publisher'), // the last one only as createAuthHooks gets it unchecked
+    ]);
   });
 
   afterEach(async () => {
@@ -213,6 +257,49 @@ describe('auth hooks on a real Aedes broker (in-memory connections)', () => {
     good.end(true);
     await expect.poll(() => seen.length).toBe(1);
     expect(seen[0]?.payload.toString()).toBe('good');
+  });
+
+  it("publishes a publisher's will (retained offline meta) on its own channel, drops one aimed at another channel", async () => {
+    const aedes = await start();
+    const will = (name: string): NonNullable<IClientOptions['will']> => ({ topic: `video/live/${name}/meta`, payload: Buffer.from(`offline ${name}`), qos: 1, retain: true });
+    const gone = (id: string): Promise<void> => new Promise((resolve) => aedes.on('clientDisconnect', (c: Client) => c.id === id && resolve()));
+    // Aedes authorizes a will when it fires (not at CONNECT), before it reports the disconnect:
+    // had the forged will passed, the live observer would get it first.
+    const live = await observer();
+    const forged = await as('cam1', 'pub-a', { will: will('cam2') });
+    const forgedGone = gone('pub-a');
+    forged.end(true); // no DISCONNECT packet: the will applies
+    await forgedGone;
+    const own = await as('cam1', 'pub-b', { will: will('cam1') });
+    const ownGone = gone('pub-b');
+    own.end(true);
+    await ownGone;
+    await expect.poll(() => live.map((p) => `${p.topic}=${p.payload.toString()}`)).toEqual(['video/live/cam1/meta=offline cam1']);
+    // Stored retained: a subscriber arriving afterwards gets it.
+    const late = await observer();
+    await expect.poll(() => late.map((p) => `${p.topic}=${p.payload.toString()} retain=${p.retain}`)).toEqual(['video/live/cam1/meta=offline cam1 retain=true']);
+  });
+
+  it('answers a publisher writing another channel with PUBACK 0x87 (MQTT 5) and keeps the connection', async () => {
+    await start();
+    const seen = await observer();
+    const cam1 = await as('cam1', 'pub-1', { protocolVersion: 5 });
+    await expect(cam1.publishAsync('video/live/cam2/init', 'forged', { qos: 1, retain: true })).rejects.toMatchObject({ code: 0x87 });
+    await expect(cam1.publishAsync('video/req/cam1/play', '{}', { qos: 1 })).rejects.toMatchObject({ code: 0x87 });
+    expect(await subackCodes(cam1, ['video/live/cam1/#'])).toEqual([0x87]);
+    expect(cam1.connected).toBe(true);
+    await cam1.publishAsync('video/live/cam1/init', 'mine', { qos: 1, retain: true });
+    await expect.poll(() => seen.map((p) => `${p.topic}=${p.payload.toString()}`)).toEqual(['video/live/cam1/init=mine']);
+  });
+
+  it('refuses a publisher whose name cannot be a channel name (4); a bridge reads channels only', async () => {
+    await start();
+    await expect(as('cam/1', 'pub-x')).rejects.toMatchObject({ code: 4 });
+    const bridge = await as('edge-a', 'edge-a');
+    expect(await subackCodes(bridge, ['video/live/#', 'video/live/+/meta', 'video/#', 'video/session/#', '$SYS/#'])).toEqual([0, 0, 128, 128, 128]);
+    const closed = whenClosed(bridge);
+    bridge.publish('video/live/edge-a/init', 'x', { qos: 0 }); // 3.1.1: a refused publish costs the connection
+    await closed;
   });
 
   it('lets the server read requests and write sessions and the retained catalog, but not $SYS', async () => {

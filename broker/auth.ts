@@ -8,8 +8,13 @@
  *   says client id; the name is what the password proves, and it lets several
  *   connections of one user cooperate). User name and client id must be plain
  *   topic levels.
- * - server: reads and writes anything under `P/` (retained included).
+ * - server: reads and writes anything under `P/` (retained included), channels too.
+ * - publisher: writes only its own channel `P/live/<user>/{init,data,meta,snapshot}`
+ *   (its MQTT last will on its meta included: Aedes authorizes a will when it fires),
+ *   reads nothing. A publisher's user name is its channel name.
+ * - bridge: reads every channel `P/live/#` (a child broker pulling them), writes nothing.
  * - admin: reads everything (including `$SYS/`), writes nothing.
+ * The policy itself, role by role, is in access-policy.ts.
  * Nobody writes `$SYS/`. A client id in use by one user cannot be taken over by
  * another user while it is connected, nor for `clientIdHoldMs` after it left.
  *
@@ -25,15 +30,14 @@ import { randomBytes } from 'node:crypto';
 import type { AedesOptions, AuthenticateError, Client, PublishPacket } from 'aedes';
 import type { Logger } from 'pino';
 import { z } from 'zod';
-import { createTopics, REQUEST_KINDS, topicMatches } from '../protocol/index.js';
+import { channelNameProblem } from '../protocol/index.js';
+import { ROLES, createAccessPolicy, isValidClientId, type Identity, type Role } from './access-policy.js';
 import { hashPassword, isPasswordHash, verifyPassword } from './passwords.js';
 
 export { hashPassword, verifyPassword, isPasswordHash } from './passwords.js';
+export { ROLES, MAX_CLIENT_ID_LENGTH, createAccessPolicy, filterCovers, isValidClientId } from './access-policy.js';
+export type { AccessPolicy, Identity, Role } from './access-policy.js';
 
-export const ROLES = ['server', 'viewer', 'admin'] as const;
-export type Role = (typeof ROLES)[number];
-
-export const MAX_CLIENT_ID_LENGTH = 128;
 /** Default time a disconnected client's id stays reserved for its user (longer than the session lease). */
 export const DEFAULT_CLIENT_ID_HOLD_MS = 60_000;
 
@@ -44,7 +48,11 @@ export const UserSchema = z
     passwordHash: z.string().refine(isPasswordHash, 'must be a salted scrypt hash: scrypt$N$r$p$<salt base64>$<hash base64>'),
     role: z.enum(ROLES).default('viewer'),
   })
-  .strict();
+  .strict()
+  .superRefine((user, ctx) => {
+    const problem = user.role === 'publisher' ? channelNameProblem(user.username) : null;
+    if (problem) ctx.addIssue({ code: 'custom', path: ['username'], message: `a publisher's name is its channel name, which ${problem}` });
+  });
 export type BrokerUser = z.infer<typeof UserSchema>;
 
 export const BrokerUsersSchema = z.array(UserSchema).superRefine((users, ctx) => {
@@ -76,73 +84,6 @@ export interface AuthHooksOptions {
   publicFilters?: readonly string[];
   /** How long a client id stays reserved for its user after it disconnects (0 = not at all). */
   clientIdHoldMs?: number;
-}
-
-export interface Identity {
-  readonly username: string;
-  readonly role: Role;
-  readonly clientId: string;
-}
-
-/** A client id a viewer may use: one non-empty topic level without wildcards, `$`, NUL or control characters. */
-export function isValidClientId(clientId: string): boolean {
-  // eslint-disable-next-line no-control-regex
-  return clientId.length >= 1 && clientId.length <= MAX_CLIENT_ID_LENGTH && !/[/+#$\u0000-\u001f\u007f]/.test(clientId);
-}
-
-/** True if every topic that `requested` can match is also matched by `allowed`. */
-export function filterCovers(allowed: string, requested: string): boolean {
-  const a = allowed.split('/');
-  const r = requested.split('/');
-  for (let i = 0; i < a.length; i++) {
-    if (a[i] === '#') return true;
-    if (i >= r.length) return false;
-    if (r[i] === '#') return false;
-    if (a[i] === '+') continue;
-    if (a[i] !== r[i]) return false;
-  }
-  return r.length === a.length;
-}
-
-export interface AccessPolicy {
-  mayPublish(who: Identity, topic: string, retain: boolean): boolean;
-  maySubscribe(who: Identity, filter: string): boolean;
-}
-
-/**
- * What each role may do, as pure functions of the identity and the topic. A viewer's
- * namespace is its user name — the identity its password proves — so several
- * connections of one user (a mosquitto_sub and a mosquitto_pub, two tabs) work together,
- * exactly as with the `%u` rules of mosquitto.acl.example.
- */
-export function createAccessPolicy(prefix: string, publicFilters: readonly string[] = []): AccessPolicy {
-  const topics = createTopics(prefix);
-  const everything = `${prefix}/#`;
-  return {
-    mayPublish(who: Identity, topic: string, retain: boolean): boolean {
-      if (topic.startsWith('$')) return false;
-      switch (who.role) {
-        case 'server':
-          return topicMatches(everything, topic);
-        case 'viewer':
-          return !retain && REQUEST_KINDS.some((kind) => topics.clientRequest(who.username, kind) === topic);
-        case 'admin':
-          return false;
-      }
-    },
-    maySubscribe(who: Identity, filter: string): boolean {
-      switch (who.role) {
-        case 'server':
-          return filterCovers(everything, filter);
-        case 'viewer': {
-          const readable = [`${topics.sessionRoot(who.username)}#`, topics.catalog, ...publicFilters];
-          return readable.some((allowed) => filterCovers(allowed, filter));
-        }
-        case 'admin':
-          return true;
-      }
-    },
-  };
 }
 
 interface Owner {
@@ -213,6 +154,10 @@ export function createAuthHooks(options: AuthHooksOptions): AuthHooks {
     if (user.role === 'viewer' && !isValidClientId(username)) {
       log.warn({ clientId, username }, 'broker auth: user name is not usable as a topic level');
       return refusal(4, 'bad user name: a viewer name must be 1-128 characters without / + # $ or control characters');
+    }
+    if (user.role === 'publisher' && channelNameProblem(username) !== null) {
+      log.warn({ clientId, username }, 'broker auth: publisher name is not a channel name');
+      return refusal(4, `bad user name: a publisher's name is its channel name, which ${channelNameProblem(username)}`);
     }
     if (user.role === 'viewer' && !isValidClientId(clientId)) {
       log.warn({ clientId, username }, 'broker auth: client id is not usable as a topic level');
