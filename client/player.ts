@@ -1,14 +1,17 @@
 /**
  * The player's session state machine: describe → play → media and acks, stop,
  * recovery after stalls, and resume after the broker connection comes back.
- * MQTT and the page are injected; media handling lives in MediaSession.
+ * MQTT and the page are injected; media handling lives in a MediaSink (MSE
+ * or WebCodecs, see media-sink.ts), so both modes share this request/ack flow.
  */
 import { Emitter } from './emitter.js';
 import { playerError, serverError, type PlayerError, type PlayerErrorCode } from './errors.js';
-import { StallWatchdog, type StallReason } from './live-edge.js';
+import type { StallReason } from './live-edge.js';
 import type { Logger } from './log.js';
 import { codecsOf, type MediaEngine, type MediaSink } from './media-sink.js';
 import { isInitSegment } from './media-session.js';
+import { PlayFailure, describeStream, errorText, randomTag } from './play-request.js';
+import { PlayTimers } from './play-timers.js';
 import { PlaybackStats } from './playback-stats.js';
 import { parseReply, parseStatus, statusEvent, type Described } from './replies.js';
 import { ReplyWaiter } from './reply-waiter.js';
@@ -18,14 +21,6 @@ import type { PlayerEvents, PlayerOptions, PlayerState, Transport } from './play
 
 export type { PlayerState, Transport } from './player-types.js';
 
-class Failure extends Error {
-  constructor(readonly error: PlayerError) {
-    super(error.message);
-  }
-}
-
-const TICK_MS = 250;
-const ACK_MS = 1000;
 const MAX_RECOVERIES_PER_MINUTE = 3;
 
 /** Session end reasons that mean "the server went away", after which the player tries again. */
@@ -48,20 +43,20 @@ export class Player extends Emitter<PlayerEvents> {
   private playRequestId = '';
   private playSentAt = 0;
   private readonly replies = new ReplyWaiter();
-  private ackTimer: ReturnType<typeof setInterval> | undefined;
   private retryTimer: ReturnType<typeof setTimeout> | undefined;
-  private tickTimer: ReturnType<typeof setInterval> | undefined;
   private recoveries: number[] = [];
-  private readonly watchdog: StallWatchdog;
+  private readonly timers: PlayTimers;
   private readonly log: Logger;
   private ticks = 0;
 
   constructor(private readonly options: PlayerOptions) {
     super();
     this.log = options.log;
-    this.watchdog = new StallWatchdog({
+    this.timers = new PlayTimers({
       probe: () => this.session?.playhead() ?? { currentTime: 0, paused: false },
       onStall: (reason) => this.onStall(reason),
+      onAck: () => this.sendAck(),
+      onTick: () => this.tick(),
     });
   }
 
@@ -136,7 +131,7 @@ export class Player extends Emitter<PlayerEvents> {
     this.wantPlaying = false;
     this.generation++;
     this.teardown();
-    this.watchdog.destroy();
+    this.timers.destroy();
     this.removeAllListeners();
   }
 
@@ -151,7 +146,7 @@ export class Player extends Emitter<PlayerEvents> {
     }
     try {
       const engine = this.options.engine;
-      if (!engine) throw new Failure(playerError('MSE_UNSUPPORTED'));
+      if (!engine) throw new PlayFailure(playerError('MSE_UNSUPPORTED'));
       const codecs = await engine.codecs();
       await transport.subscribe({ [requests.replyTopic]: 0, [requests.statusTopic]: 1 });
       if (this.playSent) {
@@ -159,11 +154,15 @@ export class Player extends Emitter<PlayerEvents> {
         const stop = requests.stop();
         await transport.publish(stop.topic, stop.payload, 1);
       }
-      const described = skipDescribe && this.described ? this.described : await this.describe(transport, requests, target, codecs, gen);
+      if (!skipDescribe || !this.described) this.setState('describing');
+      const described =
+        skipDescribe && this.described
+          ? this.described
+          : await describeStream({ transport, requests, replies: this.replies, target, codecs, requestId: `d-${gen}-${randomTag()}`, timeoutMs: this.options.describeTimeoutMs ?? 15_000 });
       if (!described || gen !== this.generation) return;
       this.described = described;
       const unsupported = await engine.check(described.mimeCodec);
-      if (unsupported) throw new Failure(unsupported);
+      if (unsupported) throw new PlayFailure(unsupported);
       if (gen !== this.generation) return;
       await this.openSession(engine, described, gen);
       if (gen !== this.generation) return;
@@ -173,28 +172,14 @@ export class Player extends Emitter<PlayerEvents> {
       this.playSentAt = performance.now();
       this.playSent = true;
       if (this.state !== 'recovering') this.setState('starting');
-      this.startTimers();
+      this.timers.start();
       await transport.publish(play.topic, play.payload, 1);
     } catch (err) {
       if (gen !== this.generation) return;
-      if (err instanceof Failure) this.fail(err.error);
+      if (err instanceof PlayFailure) this.fail(err.error);
       else if (transport.connected) this.fail(playerError('BROKER_REFUSED', errorText(err)));
       else this.log.info('start interrupted by the connection loss; resuming after reconnect');
     }
-  }
-
-  private async describe(transport: Transport, requests: Requests, target: PlayTarget, codecs: readonly string[], gen: number): Promise<Described | null> {
-    this.setState('describing');
-    const requestId = `d-${gen}-${randomTag()}`;
-    const msg = requests.describe(target, codecs, requestId);
-    const reply = this.replies.expect(requestId, this.options.describeTimeoutMs ?? 15_000);
-    await transport.publish(msg.topic, msg.payload, 1);
-    const answer = await reply;
-    if (answer === 'cancelled' || gen !== this.generation) return null;
-    if (answer === 'timeout') throw new Failure(playerError('SERVER_TIMEOUT', `no reply to describe on ${requests.replyTopic}`));
-    if (answer.kind === 'error') throw new Failure(serverError(answer.code, answer.error));
-    if (answer.kind !== 'described') throw new Failure(playerError('INTERNAL', 'unrecognised describe reply'));
-    return answer.described;
   }
 
   private async openSession(engine: MediaEngine, described: Described, gen: number): Promise<void> {
@@ -211,7 +196,7 @@ export class Player extends Emitter<PlayerEvents> {
     try {
       await session.open();
     } catch (err) {
-      if (gen === this.generation) throw new Failure(playerError('MEDIA_ERROR', errorText(err)));
+      if (gen === this.generation) throw new PlayFailure(playerError('MEDIA_ERROR', errorText(err)));
       this.log.debug('a superseded MediaSource did not open', err);
     }
   }
@@ -231,7 +216,7 @@ export class Player extends Emitter<PlayerEvents> {
       this.recover('MEDIA_ERROR', `malformed media message: ${errorText(err)}`);
       return;
     }
-    this.watchdog.dataArrived();
+    this.timers.dataArrived();
     this.stats.media(bytes.byteLength, performance.now());
   }
 
@@ -260,7 +245,7 @@ export class Player extends Emitter<PlayerEvents> {
     if (SERVER_GONE.has(event.reason)) return this.awaitServer();
     // The source ended: let the buffered media play out, keep the stats ticking.
     this.wantPlaying = false;
-    this.stopAcks();
+    this.timers.stopAcks();
     void this.session?.endOfStream().catch((err: unknown) => this.log.warn('endOfStream failed', err));
     this.setState('ended', event.reason);
   }
@@ -318,26 +303,6 @@ export class Player extends Emitter<PlayerEvents> {
     transport.publish(stop.topic, stop.payload, qos).catch((err: unknown) => this.log.warn('stop not sent', err));
   }
 
-  private startTimers(): void {
-    this.stopTimers();
-    this.watchdog.start();
-    this.ackTimer = setInterval(() => this.sendAck(), ACK_MS);
-    this.tickTimer = setInterval(() => this.tick(), TICK_MS);
-  }
-
-  /** Stops acks and the stall watchdog; live-edge ticks and stats go on. */
-  private stopAcks(): void {
-    this.watchdog.stop();
-    clearInterval(this.ackTimer);
-    this.ackTimer = undefined;
-  }
-
-  private stopTimers(): void {
-    this.stopAcks();
-    clearInterval(this.tickTimer);
-    this.tickTimer = undefined;
-  }
-
   private tick(): void {
     this.session?.tick(performance.now());
     if (++this.ticks % 2 !== 0) return;
@@ -356,7 +321,7 @@ export class Player extends Emitter<PlayerEvents> {
   private teardown(): void {
     clearTimeout(this.retryTimer);
     this.replies.cancel();
-    this.stopTimers();
+    this.timers.stop();
     this.session?.destroy();
     this.session = null;
     this.emit('stats', this.snapshot());
@@ -373,12 +338,4 @@ export class Player extends Emitter<PlayerEvents> {
     this.lastError = error;
     this.emit('error', error);
   }
-}
-
-function randomTag(): string {
-  return Math.random().toString(36).slice(2, 8);
-}
-
-function errorText(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
 }
