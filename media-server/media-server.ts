@@ -13,7 +13,6 @@ import {
   PRESENCE_KINDS,
   PROTOCOL_VERSION,
   PlayRequestSchema,
-  PresenceMessageSchema,
   REQUEST_KINDS,
   StopRequestSchema,
   createTopics,
@@ -37,7 +36,11 @@ import { Prober } from './ffmpeg/probe.js';
 import { RateLimiter } from './policy/rate-limiter.js';
 import { SessionRegistry } from './sessions/session-registry.js';
 import { Session, type EndReason, type SessionSink } from './sessions/session.js';
-import { catalogSources, resolveTarget, targetKey } from './policy/sources.js';
+import { catalogSources, resolveTarget, targetKey, type SourceSpec } from './policy/sources.js';
+import { ChannelHub } from './channels/channel-hub.js';
+import { ChannelPublisher } from './channels/channel-publisher.js';
+import { channelSources, isChannelSource, resolveChannel } from './channels/channel-source.js';
+import { handlePresence, stopByTarget } from './requests/seed-compat.js';
 import { errorBody, errorsTopicFor, replyTopicProblemFor, routePresence, routeRequest, statusError } from './requests/request-routing.js';
 import { UpstreamPool } from './upstream-pool.js';
 
@@ -71,6 +74,9 @@ export class MediaServer {
   private readonly statsTimer: NodeJS.Timeout;
   private readonly presenceTimer?: NodeJS.Timeout;
   private readonly rateLimiter: RateLimiter;
+  readonly channels: ChannelHub;
+  private readonly publishers: ChannelPublisher[] = [];
+  private catalogTimer?: NodeJS.Timeout;
 
   /** Starts a media server (and its egress proxy) on an MQTT link. */
   static async start(options: MediaServerOptions): Promise<MediaServer> {
@@ -97,7 +103,9 @@ export class MediaServer {
     this.rateLimiter = isSecure(config)
       ? new RateLimiter(limits.requestsPerSecond, limits.requestBurst)
       : new RateLimiter(limits.openRequestsPerSecond, limits.openRequestBurst, 1);
-    this.pool = new UpstreamPool(config, options.ffmpeg, this.prober, this.metrics, this.log, egress);
+    this.channels = new ChannelHub(link, config.prefix, log.child({ component: 'channels' }));
+    this.channels.on('change', () => this.catalogChanged());
+    this.pool = new UpstreamPool(config, options.ffmpeg, this.prober, this.metrics, this.log, egress, this.channels);
     this.metrics.gauge('mqttcast_sessions', 'Sessions playing now', () => this.sessions.size);
     this.metrics.gauge('mqttcast_upstreams', 'Upstreams (ffmpeg processes) running now', () => this.pool.size);
     link.on('message', (topic, payload, retained, props) => this.onMessage(topic, payload, retained, props));
@@ -115,6 +123,38 @@ export class MediaServer {
       this.presenceTimer = setInterval(() => this.sessions.checkPresence(options.hasSubscriber!), config.limits.leaseMs);
       this.presenceTimer.unref();
     }
+    for (const [name, source] of Object.entries(config.sources)) if (source.publish) this.publishers.push(this.publishSource(name));
+  }
+
+  /** Origin mode: keeps a configured source running and publishes it as live channel `<name>`. */
+  private publishSource(name: string): ChannelPublisher {
+    return new ChannelPublisher({
+      name,
+      prefix: this.topics.prefix,
+      link: this.options.link,
+      log: this.log.child({ channel: name }),
+      acquire: async () => {
+        const spec = await resolveTarget({ kind: 'source', name }, this.allowlist, this.options.config);
+        const { upstream } = await this.pool.acquire(spec, undefined);
+        await upstream.ready();
+        return upstream;
+      },
+    }).start();
+  }
+
+  /** Channels come and go: the retained catalog follows (at most every 300 ms). */
+  private catalogChanged(): void {
+    if (this.catalogTimer || this.closing) return;
+    this.catalogTimer = setTimeout(() => {
+      this.catalogTimer = undefined;
+      this.publishCatalog();
+    }, 300);
+  }
+
+  /** A request's target: a live channel (`live/<name>`), a configured source, or an allowed URL. */
+  private resolve(target: Target): Promise<SourceSpec> {
+    if (target.kind === 'source' && isChannelSource(target.name)) return Promise.resolve(resolveChannel(target.name, (n) => this.channels.meta(n)));
+    return resolveTarget(target, this.allowlist, this.options.config);
   }
 
   /** Sessions live through a short outage; after `brokerLossMs` they end (and viewers learn it on reconnect). */
@@ -213,7 +253,8 @@ export class MediaServer {
       version: SERVER_VERSION,
       prefix: this.topics.prefix,
       secure: this.secure,
-      sources: catalogSources(this.options.config),
+      sources: [...catalogSources(this.options.config), ...channelSources(this.channels.list())],
+      channels: this.channels.list(),
       allow: this.allowlist.summary(),
     };
   }
@@ -223,6 +264,7 @@ export class MediaServer {
   }
 
   private onMessage(topic: string, payload: Buffer, retained: boolean, props: MessageProperties): void {
+    if (this.channels.handle(topic, payload)) return;
     const presence = this.secure ? undefined : routePresence(topic, this.topics);
     if (presence) return this.onPresence(presence, topic, payload, retained);
     const route = routeRequest(topic, this.topics, this.secure);
@@ -283,7 +325,7 @@ export class MediaServer {
   private async describe(payload: Buffer, props: MessageProperties, topicClientId?: string): Promise<void> {
     const req = parseRequest(DescribeRequestSchema, payload, props);
     this.checkReplyTopic(req.replyTopic, topicClientId);
-    const spec = await resolveTarget(req.target, this.allowlist, this.options.config);
+    const spec = await this.resolve(req.target);
     const { upstream, mode, live, probe } = await this.pool.acquire(spec, req.codecs);
     const info = await upstream.ready();
     const reply: DescribeReply = {
@@ -315,7 +357,7 @@ export class MediaServer {
     this.sessions.reserve(req.replyTopic);
     try {
       this.sessions.checkLimits(clientId);
-      const spec = await resolveTarget(req.target, this.allowlist, this.options.config);
+      const spec = await this.resolve(req.target);
       this.sessions.checkLimits(clientId, spec.key);
       const { upstream, mode } = await this.pool.acquire(spec, req.codecs);
       if (this.closing) throw new MqttcastError('SOURCE_UNAVAILABLE', 'the media server is shutting down; try again in a moment');
@@ -366,59 +408,27 @@ export class MediaServer {
     session.end('stop');
   }
 
-  /**
-   * The seed client's `{"url": ...}` stop: ends that URL's sessions. In secure mode only
-   * the requesting client's; in open mode only sessions whose viewer does not ack (the
-   * seed's clients and scripts) — a viewer that acks (web player, CLI) is stopped only
-   * through its own reply topic, so one seed page cannot end another person's player.
-   */
   private stopTarget(target: Target, clientId: string | undefined): void {
-    const key = targetKey(target, this.allowlist);
-    const mine = this.sessions.all().filter(
-      (s) =>
-        s.options.sourceKey === key &&
-        (clientId === undefined || s.options.clientId === clientId) &&
-        (this.secure || !s.acking),
-    );
-    if (mine.length === 0) {
+    const ended = stopByTarget(this.sessions.all(), targetKey(target, this.allowlist), clientId, this.secure);
+    if (ended === 0) {
       const what = target.kind === 'url' ? target.url.slice(0, 128) : target.name;
       return this.notMine(`no session of ${what} to stop (a {"url"} stop ends only sessions that do not ack; others stop by reply_topic)`);
     }
-    this.log.info({ sessions: mine.length, clientId }, 'stop by source');
-    for (const s of mine) s.end('stop');
+    this.log.info({ sessions: ended, clientId }, 'stop by source');
   }
 
-  /**
-   * The seed client's presence: `register` on connect, `unregister` as its (retained)
-   * last will, which ends every session that client started (`client_gone`). A retained
-   * copy replayed at (re)subscribe is stale and only cleared; a live one is acted on, then
-   * cleared so it does not linger in the broker.
-   */
   private onPresence(kind: PresenceKind, topic: string, payload: Buffer, retained: boolean): void {
     if (payload.length === 0) return; // a cleared retained message
     this.metrics.requests.inc({ kind });
-    if (retained) {
-      this.log.info({ topic }, 'cleared a stale retained presence message');
-      if (kind === 'unregister') this.options.link.clearRetained(topic);
+    const { link } = this.options;
+    const outcome = handlePresence(kind, payload, retained, this.sessions.all());
+    if (outcome.error) {
+      this.metrics.rejected.inc({ code: outcome.error.code });
+      link.publishJson(this.topics.errors, { ...errorBody(outcome.error.code, outcome.error.message), request: kind });
       return;
     }
-    let clientId: string;
-    try {
-      clientId = parseRequest(PresenceMessageSchema, payload).clientId;
-    } catch (err) {
-      const e = toMqttcastError(err);
-      this.metrics.rejected.inc({ code: e.code });
-      this.options.link.publishJson(this.topics.errors, { ...errorBody(e.code, e.message), request: kind });
-      return;
-    }
-    if (kind === 'register') {
-      this.log.info({ clientId }, 'client registered');
-      return;
-    }
-    const theirs = this.sessions.all().filter((s) => s.options.clientId === clientId);
-    this.log.info({ clientId, sessions: theirs.length }, 'client unregistered; ending its sessions');
-    for (const s of theirs) s.end('client_gone');
-    this.options.link.clearRetained(topic);
+    this.log.info({ kind, topic, clientId: outcome.clientId, ended: outcome.ended, stale: retained }, 'seed presence message');
+    if (outcome.clear) link.clearRetained(topic);
   }
 
   private ack(payload: Buffer, props: MessageProperties, topicClientId?: string): void {
@@ -451,7 +461,10 @@ export class MediaServer {
     clearInterval(this.statsTimer);
     clearInterval(this.presenceTimer);
     clearTimeout(this.brokerLossTimer);
+    clearTimeout(this.catalogTimer);
     this.sessions.endAll('server_shutdown');
+    await Promise.all(this.publishers.map((p) => p.close()));
+    this.channels.close();
     await Promise.all([this.pool.close(), this.prober.close()]);
     await this.egress.close();
   }

@@ -184,6 +184,20 @@ export const CatalogSchema = z.object({
   prefix: z.string(),
   secure: z.boolean(),
   sources: z.array(z.object({ name: z.string(), description: z.string(), live: z.boolean() })),
+  /** Live channels present on the broker (also listed in `sources` as `live/<name>` while live). */
+  channels: z
+    .array(
+      z.object({
+        name: z.string(),
+        source: z.string(),
+        state: z.enum(['live', 'offline']),
+        mimeCodec: z.string().optional(),
+        publisher: z.string(),
+        bitrate: z.number().optional(),
+        reason: z.string().optional(),
+      }),
+    )
+    .default([]),
   allow: z.array(z.string()),
 });
 export type Catalog = z.infer<typeof CatalogSchema>;

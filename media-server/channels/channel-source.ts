@@ -4,6 +4,7 @@
  */
 import { MqttcastError, channelNameProblem, type ChannelMeta } from '../../protocol/index.js';
 import type { SourceSpec } from '../policy/sources.js';
+import type { ChannelSummary } from './channel-hub.js';
 
 export const CHANNEL_SOURCE_PREFIX = 'live/';
 
@@ -24,4 +25,15 @@ export function resolveChannel(source: string, meta: (name: string) => ChannelMe
     throw new MqttcastError('SOURCE_UNAVAILABLE', `the live channel "${name}" is offline${why}; try again when its publisher is back`);
   }
   return { key: `channel:${name}`, kind: 'channel', name: source, live: true };
+}
+
+/** Live channels as catalog sources (`live/<name>`), so every source list shows them. */
+export function channelSources(channels: readonly ChannelSummary[]): Array<{ name: string; description: string; live: boolean }> {
+  return channels
+    .filter((c) => c.state === 'live')
+    .map((c) => ({
+      name: c.source,
+      description: `Live channel ${c.name}${c.bitrate ? `, ${Math.round(c.bitrate / 1000)} kb/s` : ''} (from ${c.publisher})`,
+      live: true,
+    }));
 }
