@@ -21,6 +21,9 @@ export interface ChannelProducerOptions {
   log: Logger;
 }
 
+/** No fragment for this long, then one: some were lost in between. */
+const GAP_MS = 1000;
+
 export class ChannelProducer implements Producer, ChannelListener {
   private sink?: ProducerSink;
   private init?: Buffer;
@@ -28,6 +31,7 @@ export class ChannelProducer implements Producer, ChannelListener {
   private graceTimer?: NodeJS.Timeout;
   private stallTimer?: NodeJS.Timeout;
   private outages = 0;
+  private lastDataAt = 0;
   private closed = false;
 
   constructor(private readonly options: ChannelProducerOptions) {}
@@ -58,6 +62,11 @@ export class ChannelProducer implements Producer, ChannelListener {
 
   onData(payload: Buffer): void {
     if (this.closed || !this.init) return;
+    const now = Date.now();
+    // A silence this long means fragments were lost on the way (a bridge reconnecting):
+    // viewers resume at the next keyframe instead of decoding past the hole.
+    if (this.lastDataAt !== 0 && now - this.lastDataAt > GAP_MS) this.sink!.discontinuity();
+    this.lastDataAt = now;
     this.back();
     this.sink!.fragment(payload);
   }
@@ -77,16 +86,18 @@ export class ChannelProducer implements Producer, ChannelListener {
     }
     clearTimeout(this.stallTimer);
     const { stallTimeoutMs } = this.options;
-    this.stallTimer = setTimeout(() => this.offline(`it stopped sending video for ${Math.round(stallTimeoutMs / 100) / 10} s`), stallTimeoutMs);
+    this.stallTimer = setTimeout(() => this.offline(`it stopped sending video for ${Math.round(stallTimeoutMs / 100) / 10} s`, true), stallTimeoutMs);
   }
 
-  private offline(why: string): void {
+  private offline(why: string, stall = false): void {
     clearTimeout(this.stallTimer);
     if (this.graceTimer || this.closed) return;
     const { name, graceMs, log } = this.options;
     const cause = `the live channel "${name}" went offline (${why})`;
     log.info({ channel: name, why }, 'channel offline; waiting for it to return');
-    this.init = undefined; // the next init, even the same bytes, starts it again
+    // Its publisher is gone: the next init, even the same bytes, starts it again. After a
+    // mere stall the init stays valid and data may simply resume (after a discontinuity).
+    if (!stall) this.init = undefined;
     this.sink!.restarting(++this.outages, `${cause}; waiting up to ${Math.round(graceMs / 1000)} s for it to return`, cause);
     this.graceTimer = setTimeout(() => {
       this.sink!.failed(new MqttcastError('SOURCE_UNAVAILABLE', `${cause} and did not come back within ${Math.round(graceMs / 1000)} s`));

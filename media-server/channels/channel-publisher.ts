@@ -95,7 +95,7 @@ export class ChannelPublisher implements UpstreamViewer {
   }
 
   onEvent(event: UpstreamEvent): void {
-    if (event.type === 'restarting') return; // the meta stays live; a new init follows the restart
+    if (event.type === 'restarting' || event.type === 'discontinuity') return; // the meta stays live; a new init follows a restart
     this.retry(event.type === 'failed' ? event.error : new MqttcastError('SOURCE_UNAVAILABLE', 'the source ended'));
   }
 

@@ -121,7 +121,8 @@ export class Session implements UpstreamViewer {
   }
 
   onEvent(event: UpstreamEvent): void {
-    if (event.type === 'restarting') this.status({ state: 'starting', code: 'SOURCE_UNAVAILABLE', reason: 'source_restarting', message: event.message });
+    if (event.type === 'discontinuity') this.needSync = true;
+    else if (event.type === 'restarting') this.status({ state: 'starting', code: 'SOURCE_UNAVAILABLE', reason: 'source_restarting', message: event.message });
     // A session that never got a fragment did not see the source end: it saw it fail.
     else if (event.type === 'ended' && this.sent === 0) this.end('error', 'SOURCE_UNAVAILABLE', 'the source ended before sending any video');
     else if (event.type === 'ended') this.end('source_ended');

@@ -11,6 +11,8 @@ export interface ProducerSink {
   init(data: Buffer): InitInfo | undefined;
   /** One fragment (`[prft]`+`moof`+`mdat`). */
   fragment(data: Buffer): void;
+  /** Fragments were lost before the next one: viewers must resume at a sync fragment. */
+  discontinuity(): void;
   /** A run began (an ffmpeg process: its pid). */
   started(pid?: number): void;
   /**

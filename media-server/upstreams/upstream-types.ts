@@ -11,6 +11,8 @@ export interface Fragment {
 
 export type UpstreamEvent =
   | { type: 'restarting'; attempt: number; message: string }
+  /** Fragments were lost (a gap in a channel): viewers resume at the next sync fragment. */
+  | { type: 'discontinuity' }
   | { type: 'ended'; reason: 'source_ended' }
   | { type: 'failed'; error: MqttcastError };
 

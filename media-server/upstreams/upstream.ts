@@ -141,6 +141,10 @@ export class Upstream extends EventEmitter<UpstreamEvents> {
     return {
       init: (data) => this.onInit(data),
       fragment: (data) => this.onFragment(data),
+      discontinuity: () => {
+        this.cache.clear(); // the cached GOP no longer leads to what follows
+        this.broadcast({ type: 'discontinuity' });
+      },
       started: (pid) => {
         if (pid !== undefined) this.emit('spawned', pid);
       },
