@@ -7,6 +7,7 @@
 import mqtt, { ErrorWithReasonCode, type IClientOptions, type IClientPublishOptions, type MqttClient } from 'mqtt';
 import { CONTENT_TYPE_JSON, mediaProperties, type ChannelMetaInput, type ChannelTopics } from '../protocol/index.js';
 import { CliError, EXIT } from './exit-codes.js';
+import { ChannelRefusal } from './publish-refusal.js';
 
 export interface ChannelLinkOptions {
   broker: string;
@@ -55,6 +56,8 @@ export class ChannelLink {
   private pendingBytes = 0;
   private reconnectDelay = RECONNECT_MIN_MS;
   private closing = false;
+  /** Settles when the broker refuses this channel's init or meta (MQTT 5 "not authorized"): see publish-refusal.ts. */
+  readonly refusal: ChannelRefusal;
 
   private constructor(
     private readonly client: MqttClient,
@@ -62,6 +65,7 @@ export class ChannelLink {
     /** MQTT protocol level in use: 5 adds Content Type and fragment expiry. */
     readonly version: 4 | 5,
   ) {
+    this.refusal = new ChannelRefusal({ username: options.username, name: options.topics.name });
     client.on('connect', () => this.onConnect());
     client.on('close', () => {
       this.initReady = false;
@@ -216,7 +220,7 @@ export class ChannelLink {
     if (this.closing) return;
     this.closing = true;
     const { topics } = this.options;
-    if (this.client.connected) {
+    if (this.client.connected && !this.refusal.error) {
       try {
         await withTimeout(
           Promise.all([
@@ -248,6 +252,7 @@ export class ChannelLink {
     const connection = this.connection;
     const payload = Buffer.from(this.init!.buffer, this.init!.byteOffset, this.init!.byteLength);
     this.client.publish(this.options.topics.init, payload, { qos: 1, retain: true, ...this.properties(mediaProperties(true)) }, (err) => {
+      if (err && !this.closing) this.refusal.report(err, this.options.topics.init);
       if (err || this.closing || generation !== this.initGeneration || connection !== this.connection || !this.client.connected) return;
       this.initReady = true;
       this.needSync = true;
@@ -265,7 +270,7 @@ export class ChannelLink {
   private sendMeta(): void {
     if (!this.meta || this.closing) return;
     this.client.publish(this.options.topics.meta, JSON.stringify(this.meta), { qos: 1, retain: true, ...this.properties(JSON_PROPERTIES) }, (err) => {
-      if (err && !this.closing) this.options.onEvent?.('disconnected', `could not publish the meta: ${err.message}`);
+      if (err && !this.closing && !this.refusal.report(err, this.options.topics.meta)) this.options.onEvent?.('disconnected', `could not publish the meta: ${err.message}`);
     });
   }
 }

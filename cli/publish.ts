@@ -95,10 +95,13 @@ function tracksOf(init: InitInfo, opened: OpenedInput): Track[] {
   return out;
 }
 
-type Outcome = { kind: 'ended'; end: IngestEnd } | { kind: 'failed'; err: unknown } | { kind: 'signal'; signal: NodeJS.Signals };
+type Outcome = { kind: 'ended'; end: IngestEnd } | { kind: 'failed'; err: unknown } | { kind: 'signal'; signal: NodeJS.Signals } | { kind: 'refused'; err: CliError };
 
-/** Runs the ingest until its input ends or fails, or until SIGINT/SIGTERM (a second one kills at once). */
-async function runUntilSignal(ingest: Ingest): Promise<Outcome> {
+/**
+ * Runs the ingest until its input ends or fails, until SIGINT/SIGTERM (a second one kills at
+ * once), or until the broker refuses the channel (secure mode: not this user's channel).
+ */
+async function runUntilSignal(ingest: Ingest, refused: Promise<CliError>): Promise<Outcome> {
   let onSignal: (signal: NodeJS.Signals) => void = () => undefined;
   const signalled = new Promise<NodeJS.Signals>((resolve) => {
     onSignal = resolve;
@@ -109,6 +112,7 @@ async function runUntilSignal(ingest: Ingest): Promise<Outcome> {
     return await Promise.race([
       ingest.run().then((end): Outcome => ({ kind: 'ended', end }), (err: unknown): Outcome => ({ kind: 'failed', err })),
       signalled.then((signal): Outcome => ({ kind: 'signal', signal })),
+      refused.then((err): Outcome => ({ kind: 'refused', err })),
     ]);
   } finally {
     process.off('SIGINT', onSignal);
@@ -190,7 +194,7 @@ export async function publishCommand(flags: PublishFlags): Promise<void> {
     say(`${live ? 'live' : 'waiting for ffmpeg'}, ${stats.fragments} fragments (${stats.dropped} dropped), ${mbps} Mbit/s, GOP ${gop} s, broker ${link.connected ? 'connected' : 'away'}`);
   }, META_INTERVAL_MS);
 
-  const outcome = await runUntilSignal(ingest);
+  const outcome = await runUntilSignal(ingest, link.refusal.refused);
 
   // Ordered shutdown: no more data, meta offline + init cleared, disconnect, then ffmpeg killed and reaped.
   closing = true;
@@ -202,12 +206,13 @@ export async function publishCommand(flags: PublishFlags): Promise<void> {
   force.unref();
   const reason = outcome.kind === 'signal' ? 'stopped' : outcome.kind === 'ended' ? outcome.end.reason : 'input_failed';
   // Everyone who reads the channel sees the meta: no URLs (camera passwords) or paths in it.
-  const message = outcome.kind === 'failed' ? cleanLine((outcome.err as Error).message) : undefined;
+  const message = outcome.kind === 'failed' ? cleanLine((outcome.err as Error).message) : outcome.kind === 'refused' ? 'refused by the broker' : undefined;
   say(outcome.kind === 'signal' ? `${outcome.signal}: stopping` : `stopping (${message ?? reason.replace('_', ' ')})`);
   await link.close({ state: 'offline', ...base, reason, message, updated_at: new Date().toISOString() });
   await ingest.close();
   clearTimeout(force);
   say(`offline after ${stats.fragments} fragments`);
+  if (outcome.kind === 'refused') throw outcome.err;
   if (outcome.kind === 'failed') {
     const err = outcome.err;
     if (!(err instanceof MqttcastError)) throw err;

@@ -14,7 +14,12 @@ export const ROOT = resolve(fileURLToPath(new URL('..', import.meta.url)));
 export const CONF = join(ROOT, 'mosquitto.conf.example');
 export const ACL = join(ROOT, 'mosquitto.acl.example');
 export const SERVER = 'mqttcast-server';
-export const PASSWORDS: Record<string, string> = { [SERVER]: 'server-secret', alice: 'alice-secret', bob: 'bob-secret' };
+/** The channel publisher and the bridge user that mosquitto.acl.example ships blocks for. */
+export const PUBLISHER = 'cam1';
+export const BRIDGE = 'bridge-1';
+export const PASSWORDS: Record<string, string> = {
+  [SERVER]: 'server-secret', alice: 'alice-secret', bob: 'bob-secret', [PUBLISHER]: 'cam1-secret', [BRIDGE]: 'bridge-secret',
+};
 
 /** Replaces the one line matching `pattern`; fails loudly if the example no longer has exactly one. */
 function substitute(text: string, pattern: RegExp, line: string): string {
