@@ -11,13 +11,14 @@ import { Cleanup, abortableSleep, type Scenario } from './context.js';
 import { Recorder, formatReport, machineInfo, writeReport, type BenchReport } from './report.js';
 import { REPO_ROOT } from './server-process.js';
 import { brokerScenario } from './scenarios/broker.js';
+import { channelsScenario } from './scenarios/channels.js';
 import { fanoutScenario } from './scenarios/fanout.js';
 import { latencyScenario } from './scenarios/latency.js';
 import { slowViewerScenario } from './scenarios/slow-viewer.js';
 import { ttffBrowserScenario } from './scenarios/ttff-browser.js';
 import { ttffScenario } from './scenarios/ttff.js';
 
-const SCENARIOS: Scenario[] = [ttffScenario, ttffBrowserScenario, latencyScenario, fanoutScenario, brokerScenario, slowViewerScenario];
+const SCENARIOS: Scenario[] = [ttffScenario, ttffBrowserScenario, latencyScenario, fanoutScenario, brokerScenario, slowViewerScenario, channelsScenario];
 /** Per scenario and for the whole run; the bench stops itself when these pass. */
 const LIMITS = { quick: { scenarioS: 60, totalS: 170 }, full: { scenarioS: 330, totalS: 14.5 * 60 } };
 

@@ -35,6 +35,9 @@ export interface ViewerOptions {
   prefix?: string;
   replyTopic?: string;
   keepalive?: number;
+  /** Broker credentials (the bench's own brokers are anonymous). */
+  username?: string;
+  password?: string;
 }
 
 export class BenchViewer {
@@ -73,6 +76,7 @@ export class BenchViewer {
       reconnectPeriod: 0,
       keepalive: opts.keepalive ?? 60,
       connectTimeout: 10_000,
+      ...(opts.username ? { username: opts.username, password: opts.password } : {}),
     });
     setNoDelay(client);
     const viewer = new BenchViewer(client, opts);
