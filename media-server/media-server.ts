@@ -4,25 +4,15 @@
  * coded error sent where the requester can see it; nothing a request contains
  * can crash the process.
  */
-import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import {
-  AckRequestSchema,
-  DescribeRequestSchema,
   MqttcastError,
   PRESENCE_KINDS,
   PROTOCOL_VERSION,
-  PlayRequestSchema,
   REQUEST_KINDS,
-  StopRequestSchema,
   createTopics,
-  parseRequest,
-  salvageReplyTopic,
-  toMqttcastError,
   type Catalog,
-  type DescribeReply,
   type PresenceKind,
-  type RequestKind,
   type Target,
   type Topics,
 } from '../protocol/index.js';
@@ -35,13 +25,14 @@ import type { MessageProperties, MqttLink } from './daemon/mqtt-link.js';
 import { Prober } from './ffmpeg/probe.js';
 import { RateLimiter } from './policy/rate-limiter.js';
 import { SessionRegistry } from './sessions/session-registry.js';
-import { Session, type EndReason, type SessionSink } from './sessions/session.js';
-import { catalogSources, resolveTarget, targetKey, type SourceSpec } from './policy/sources.js';
+import type { Session } from './sessions/session.js';
+import { catalogSources, resolveTarget, type SourceSpec } from './policy/sources.js';
 import { ChannelHub } from './channels/channel-hub.js';
 import { ChannelPublisher } from './channels/channel-publisher.js';
 import { channelSources, isChannelSource, resolveChannel } from './channels/channel-source.js';
-import { handlePresence, stopByTarget } from './requests/seed-compat.js';
-import { errorBody, errorsTopicFor, replyTopicProblemFor, routePresence, routeRequest, statusError } from './requests/request-routing.js';
+import { RequestHandler } from './requests/request-handler.js';
+import { handlePresence } from './requests/seed-compat.js';
+import { errorBody, routePresence, routeRequest } from './requests/request-routing.js';
 import { UpstreamPool } from './upstream-pool.js';
 
 export const SERVER_VERSION = '0.1.0';
@@ -69,7 +60,7 @@ export class MediaServer {
   private readonly sessions: SessionRegistry;
   private readonly log: Logger;
   private closing = false;
-  private sequence = 0;
+  private readonly handler: RequestHandler;
   private brokerLossTimer?: NodeJS.Timeout;
   private readonly statsTimer: NodeJS.Timeout;
   private readonly presenceTimer?: NodeJS.Timeout;
@@ -106,6 +97,20 @@ export class MediaServer {
     this.channels = new ChannelHub(link, config.prefix, log.child({ component: 'channels' }));
     this.channels.on('change', () => this.catalogChanged());
     this.pool = new UpstreamPool(config, options.ffmpeg, this.prober, this.metrics, this.log, egress, this.channels);
+    this.handler = new RequestHandler({
+      config,
+      link,
+      topics: this.topics,
+      metrics: this.metrics,
+      log: this.log,
+      sessions: this.sessions,
+      rateLimiter: this.rateLimiter,
+      secure: isSecure(config),
+      closing: () => this.closing,
+      allowlist: () => this.allowlist,
+      resolve: (target) => this.resolve(target),
+      acquire: (spec, codecs) => this.pool.acquire(spec, codecs),
+    });
     this.metrics.gauge('mqttcast_sessions', 'Sessions playing now', () => this.sessions.size);
     this.metrics.gauge('mqttcast_upstreams', 'Upstreams (ffmpeg processes) running now', () => this.pool.size);
     link.on('message', (topic, payload, retained, props) => this.onMessage(topic, payload, retained, props));
@@ -199,17 +204,6 @@ export class MediaServer {
     return isSecure(config) ? requests : [...requests, ...PRESENCE_KINDS.map((k) => topics.request(k))];
   }
 
-  /** Where a session's media, status and errors go; JSON echoes the request's MQTT 5 Correlation Data. */
-  private sinkFor(correlationData?: Buffer): SessionSink {
-    const { link } = this.options;
-    return {
-      publishData: (topic, data) => link.publishData(topic, data, isInitSegment(data)),
-      publishStatus: (replyTopic, status) => link.publishJson(this.topics.status(replyTopic), status, { correlationData }),
-      publishReplyError: (replyTopic, code, message, requestId) =>
-        link.publishJson(replyTopic, errorBody(code, message, requestId), { correlationData }),
-    };
-  }
-
   private get secure(): boolean {
     return isSecure(this.options.config);
   }
@@ -277,144 +271,10 @@ export class MediaServer {
       return;
     }
     this.metrics.requests.inc({ kind });
-    this.handle(kind, payload, props, clientId).catch((err: unknown) => {
+    this.handler.handle(kind, payload, props, clientId).catch((err: unknown) => {
       // Handlers report their own errors; reaching here is a bug, never a crash.
       this.log.error({ err, kind }, 'request handler failed');
     });
-  }
-
-  private async handle(kind: RequestKind, payload: Buffer, props: MessageProperties, clientId?: string): Promise<void> {
-    try {
-      if (this.closing) throw new MqttcastError('SOURCE_UNAVAILABLE', 'the media server is shutting down; try again in a moment');
-      // Acks are cheap keepalives; the requests that can start processes are rate-limited.
-      if (kind !== 'ack' && !this.rateLimiter.take(clientId ?? 'open')) {
-        throw new MqttcastError('TOO_MANY_SESSIONS', 'too many requests from this client; slow down');
-      }
-      if (kind === 'describe') await this.describe(payload, props, clientId);
-      else if (kind === 'play') await this.play(payload, props, clientId);
-      else if (kind === 'stop') this.stop(payload, props, clientId);
-      else this.ack(payload, props, clientId);
-    } catch (err) {
-      this.refuse(kind, payload, toMqttcastError(err), props, clientId);
-    }
-  }
-
-  /** Sends a refusal where the requester can see it: its reply topic if usable, else the errors topic. */
-  private refuse(kind: RequestKind, payload: Buffer, error: MqttcastError, props: MessageProperties, clientId?: string): void {
-    this.metrics.rejected.inc({ code: error.code });
-    if (error.code === 'INTERNAL') this.log.error({ err: error.cause ?? error, kind }, 'internal error');
-    else this.log.info({ kind, code: error.code, reason: error.message }, 'request refused');
-    const { replyTopic, requestId } = salvageReplyTopic(payload, props);
-    const { correlationData } = props;
-    const body = errorBody(error.code, error.message, requestId);
-    const usable = replyTopic !== undefined && replyTopicProblemFor(replyTopic, this.topics, this.secure, clientId) === null;
-    const ownedByOther = usable && this.sessions.get(replyTopic) !== undefined && error.code === 'REPLY_TOPIC_IN_USE';
-    if (!usable || ownedByOther) {
-      this.options.link.publishJson(errorsTopicFor(this.topics, clientId), { ...body, request: kind, reply_topic: replyTopic?.slice(0, 256) }, { correlationData });
-      return;
-    }
-    if (kind === 'describe' || kind === 'play') this.options.link.publishJson(replyTopic, body, { correlationData });
-    if (kind !== 'describe') this.options.link.publishJson(this.topics.status(replyTopic), statusError(error, requestId), { correlationData });
-  }
-
-  private checkReplyTopic(topic: string, clientId?: string): void {
-    const problem = replyTopicProblemFor(topic, this.topics, this.secure, clientId);
-    if (problem) throw new MqttcastError('REPLY_TOPIC_INVALID', `reply topic "${topic.slice(0, 64)}" ${problem}`);
-  }
-
-  private async describe(payload: Buffer, props: MessageProperties, topicClientId?: string): Promise<void> {
-    const req = parseRequest(DescribeRequestSchema, payload, props);
-    this.checkReplyTopic(req.replyTopic, topicClientId);
-    const spec = await this.resolve(req.target);
-    const { upstream, mode, live, probe } = await this.pool.acquire(spec, req.codecs);
-    const info = await upstream.ready();
-    const reply: DescribeReply = {
-      ok: true,
-      mimeCodec: info.mimeCodec,
-      mode,
-      live,
-      tracks: info.tracks.map((t) => ({
-        id: t.id,
-        type: t.type as 'video' | 'audio',
-        codec: t.codec,
-        sourceCodec: t.type === 'video' ? probe?.video?.codec : probe?.audio?.codec,
-        width: t.width,
-        height: t.height,
-        sampleRate: t.sampleRate,
-        channels: t.channels,
-      })),
-      error: '',
-      ...(req.requestId ? { request_id: req.requestId } : {}),
-    };
-    this.options.link.publishJson(req.replyTopic, reply, { correlationData: props.correlationData });
-  }
-
-  private async play(payload: Buffer, props: MessageProperties, topicClientId?: string): Promise<void> {
-    const req = parseRequest(PlayRequestSchema, payload, props);
-    this.checkReplyTopic(req.replyTopic, topicClientId);
-    // In secure mode the client id is the one the broker authenticated, not what the body claims.
-    const clientId = topicClientId ?? req.clientId;
-    this.sessions.reserve(req.replyTopic);
-    try {
-      this.sessions.checkLimits(clientId);
-      const spec = await this.resolve(req.target);
-      this.sessions.checkLimits(clientId, spec.key);
-      const { upstream, mode } = await this.pool.acquire(spec, req.codecs);
-      if (this.closing) throw new MqttcastError('SOURCE_UNAVAILABLE', 'the media server is shutting down; try again in a moment');
-      this.sessions.checkLimits(clientId, spec.key);
-      const id = `s${++this.sequence}-${randomBytes(3).toString('hex')}`;
-      const { limits } = this.options.config;
-      const session = new Session({
-        id,
-        replyTopic: req.replyTopic,
-        clientId,
-        requestId: req.requestId,
-        sourceKey: spec.key,
-        mode,
-        upstream,
-        sink: this.sinkFor(props.correlationData),
-        leaseMs: limits.leaseMs,
-        maxSessionMs: limits.maxSessionSeconds * 1000,
-        flowWindow: limits.flowWindow,
-        flowWindowBytes: limits.flowWindowBytes,
-        metrics: this.metrics,
-        log: this.log.child({ session: id, reply: req.replyTopic }),
-        onEnded: (s, reason) => this.onSessionEnded(s, reason),
-        onFirstFragment: (_s, ms) => this.metrics.firstFragment.observe(ms / 1000),
-      });
-      try {
-        session.start();
-      } catch (err) {
-        const e = toMqttcastError(err);
-        session.end('error', e.code, e.message); // tells the viewer; nothing was registered
-        return;
-      }
-      this.sessions.add(session);
-    } finally {
-      this.sessions.release(req.replyTopic);
-    }
-  }
-
-  private stop(payload: Buffer, props: MessageProperties, topicClientId?: string): void {
-    const req = parseRequest(StopRequestSchema, payload, props);
-    if (req.by === 'target') return this.stopTarget(req.target, topicClientId ?? req.clientId);
-    this.checkReplyTopic(req.replyTopic, topicClientId);
-    if (this.sessions.starting(req.replyTopic)) {
-      this.sessions.cancel(req.replyTopic); // the play is still starting: it ends as soon as it exists
-      return;
-    }
-    const session = this.sessions.get(req.replyTopic);
-    if (!session) return this.notMine(`no session uses reply topic "${req.replyTopic}"`);
-    session.end('stop');
-  }
-
-  private stopTarget(target: Target, clientId: string | undefined): void {
-    const ended = stopByTarget(this.sessions.all(), targetKey(target, this.allowlist), clientId, this.secure);
-    if (ended === 0) {
-      const what = target.kind === 'url' ? target.url.slice(0, 128) : target.name;
-      return this.notMine(`no session of ${what} to stop (a {"url"} stop ends only sessions that do not ack; others stop by reply_topic)`);
-    }
-    this.log.info({ sessions: ended, clientId }, 'stop by source');
   }
 
   private onPresence(kind: PresenceKind, topic: string, payload: Buffer, retained: boolean): void {
@@ -429,29 +289,6 @@ export class MediaServer {
     }
     this.log.info({ kind, topic, clientId: outcome.clientId, ended: outcome.ended, stale: retained }, 'seed presence message');
     if (outcome.clear) link.clearRetained(topic);
-  }
-
-  private ack(payload: Buffer, props: MessageProperties, topicClientId?: string): void {
-    const req = parseRequest(AckRequestSchema, payload, props);
-    if (this.secure) this.checkReplyTopic(req.replyTopic, topicClientId);
-    if (this.sessions.starting(req.replyTopic)) return; // its play is still starting (probing a slow source)
-    const session = this.sessions.get(req.replyTopic);
-    if (!session) return this.notMine(`no session uses reply topic "${req.replyTopic}"`);
-    session.ack(req.seq, req.bufferedMs);
-  }
-
-  /** A stop/ack for a session this server does not have: an error, unless another server of the group may own it. */
-  private notMine(message: string): void {
-    if (this.options.config.shareGroup) {
-      this.log.debug({ message }, 'stop/ack for a session of another server');
-      return;
-    }
-    throw new MqttcastError('SESSION_NOT_FOUND', message);
-  }
-
-  private onSessionEnded(session: Session, reason: EndReason): void {
-    this.sessions.remove(session, reason);
-    this.metrics.sessionsEnded.inc({ reason });
   }
 
   /** Stops taking requests, ends every session (`server_shutdown`), stops every ffmpeg. */
@@ -470,7 +307,3 @@ export class MediaServer {
   }
 }
 
-/** Whether a media message is the init segment (starts with `ftyp`), which never expires. */
-function isInitSegment(data: Buffer): boolean {
-  return data.length >= 8 && data.toString('latin1', 4, 8) === 'ftyp';
-}
