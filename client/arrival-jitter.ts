@@ -24,7 +24,7 @@ export interface JitterConfig {
 
 export const DEFAULT_JITTER: JitterConfig = Object.freeze({
   windowMs: 10_000,
-  safetyS: 0.04,
+  safetyS: 0.08,
   minTargetS: 0.06,
   maxTargetS: 2,
   initialTargetS: 0.3,

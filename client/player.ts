@@ -22,6 +22,12 @@ import type { PlayerEvents, PlayerOptions, PlayerState, Transport } from './play
 export type { PlayerState, Transport } from './player-types.js';
 
 const MAX_RECOVERIES_PER_MINUTE = 3;
+/**
+ * Besides the 1 s keepalive, an ack after this many fragments: the server lets a
+ * viewer have only so many unacked fragments in flight (15 by default) before it
+ * skips, and one-frame fragments (video and audio) come 50-80 a second.
+ */
+const ACK_EVERY_FRAGMENTS = 4;
 
 /** Session end reasons that mean "the server went away", after which the player tries again. */
 const SERVER_GONE = new Set(['server_shutdown', 'broker_lost']);
@@ -48,6 +54,7 @@ export class Player extends Emitter<PlayerEvents> {
   private readonly timers: PlayTimers;
   private readonly log: Logger;
   private ticks = 0;
+  private ackedFragments = 0;
 
   constructor(private readonly options: PlayerOptions) {
     super();
@@ -169,6 +176,7 @@ export class Player extends Emitter<PlayerEvents> {
       this.playRequestId = `p-${gen}-${randomTag()}`;
       const play = requests.play(target, codecs, this.playRequestId);
       this.stats.reset(codecsOf(described.mimeCodec).join(', '), described.mode, engine.label);
+      this.ackedFragments = 0;
       this.playSentAt = performance.now();
       this.playSent = true;
       if (this.state !== 'recovering') this.setState('starting');
@@ -210,7 +218,7 @@ export class Player extends Emitter<PlayerEvents> {
         session.appendInit(bytes);
       } else {
         session.appendFragment(bytes);
-        this.stats.counters.fragments++;
+        if (++this.stats.counters.fragments - this.ackedFragments >= ACK_EVERY_FRAGMENTS) this.sendAck();
       }
     } catch (err) {
       this.recover('MEDIA_ERROR', `malformed media message: ${errorText(err)}`);
@@ -314,7 +322,8 @@ export class Player extends Emitter<PlayerEvents> {
   private sendAck(): void {
     const { transport, requests, session } = this;
     if (!transport?.connected || !requests || !session || !this.playSent) return;
-    const ack = requests.ack(this.stats.counters.fragments, session.bufferAheadS() * 1000);
+    this.ackedFragments = this.stats.counters.fragments;
+    const ack = requests.ack(this.ackedFragments, session.bufferAheadS() * 1000);
     transport.publish(ack.topic, ack.payload, 0).catch((err: unknown) => this.log.warn('ack not sent', err));
   }
 
