@@ -23,7 +23,7 @@ import { EmbeddedBroker } from '../broker/embedded-broker.js';
 import { hashPassword } from '../broker/passwords.js';
 import { ChannelMetaSchema, channelTopics, parseInit, type ChannelMeta } from '../protocol/index.js';
 import { runCommand, stopChild } from './helpers/child.js';
-import type { MosquittoBroker } from './helpers/mosquitto.js';
+import { startMosquitto, type MosquittoBroker } from './helpers/mosquitto.js';
 import { subackCodes } from './helpers/mqtt.js';
 import { mediaProcesses, parseStat } from './helpers/processes.js';
 import { waitFor } from './helpers/wait.js';
@@ -218,5 +218,33 @@ describe.each([
     const atServer = live.filter((m) => m.topic.startsWith('video/live/lobby/')).map((m) => `${m.topic}=${m.payload.toString()}`);
     expect(atServer).toEqual([`${lobby.init}=server-side init`, `${lobby.meta}=marker`]);
     await srv.publishAsync(lobby.init, Buffer.alloc(0), { qos: 1, retain: true }); // clear the retained init
+  });
+});
+
+describe('a Mosquitto bridge pulling channels from the embedded broker as its bridge user', () => {
+  it('carries the retained init and live fragments, and stays connected although its $SYS notification is refused', async () => {
+    const parent = await embeddedBroker();
+    cleanups.push(() => parent.close());
+    const lobby = channelTopics('video', 'lobby');
+    const srv = await connect(parent.url, SERVER);
+    await srv.publishAsync(lobby.init, 'retained init', { qos: 1, retain: true });
+    // As deploy/bridges/edge.conf: MQTT 5, notifications also to the parent (refused there with PUBACK 0x87).
+    const child = await startMosquitto({
+      extraConfig: [
+        `connection ${BRIDGE}`, `address 127.0.0.1:${new URL(parent.url).port}`, `remote_clientid ${BRIDGE}`,
+        `remote_username ${BRIDGE}`, `remote_password ${PASSWORDS[BRIDGE]}`, 'topic video/live/# in 1',
+        'bridge_protocol_version mqttv50', 'try_private true', 'cleansession true', 'restart_timeout 1 1',
+        'notifications true', 'notifications_local_only false',
+      ].join('\n'),
+    });
+    cleanups.push(() => child.close());
+    const local = await mqtt.connectAsync(child.url, { protocolVersion: 4, reconnectPeriod: 0 });
+    cleanups.push(() => local.endAsync(true));
+    const got = record(local);
+    await local.subscribeAsync('video/live/#', { qos: 1 });
+    await waitFor(() => got.some((m) => m.topic === lobby.init), { message: `retained init through the bridge (${child.stderr().slice(-2000)})` });
+    await srv.publishAsync(lobby.data, 'fragment', { qos: 0 });
+    await waitFor(() => got.some((m) => m.topic === lobby.data), { message: 'a live fragment through the bridge' });
+    expect(child.stderr().match(/Connecting bridge \(step 1\)/g)).toHaveLength(1); // never reconnected
   });
 });
