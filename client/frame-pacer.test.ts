@@ -46,3 +46,14 @@ describe('FramePacer', () => {
     expect(pacer.mediaAt(20)).toBeCloseTo(10, 3);
   });
 });
+
+describe('FramePacer for one-frame fragments', () => {
+  it('draws at once and follows the frames, so audio is scheduled against what is on screen', () => {
+    const pacer = new FramePacer();
+    pacer.delayFor(0, 1000, true);
+    // 20 ms early: a paced frame would wait; an immediate one is drawn and moves the clock.
+    expect(pacer.delayFor(FRAME_US, 1013.333)).toBeCloseTo(20, 1);
+    expect(pacer.delayFor(2 * FRAME_US, 1046.667, true)).toBe(0);
+    expect(pacer.wallFor(2 * FRAME_US)).toBeCloseTo(1046.667, 2);
+  });
+});

@@ -1,9 +1,9 @@
 /**
  * When to draw a decoded frame in WebCodecs mode. One clock maps media time to
- * the page's clock (performance.now): wall = media + offset. A frame that is
- * due (or late) is drawn at once and a late one moves the clock later, so
- * one-frame fragments are drawn the moment they are decoded; the frames of a
- * multi-frame fragment, decoded in a burst, are spread over their durations.
+ * the page's clock (performance.now): wall = media + offset. Frames of
+ * one-frame fragments are drawn the moment they are decoded (the clock follows
+ * them); the frames of a multi-frame fragment, decoded in a burst, are spread
+ * over their durations, and a late one is drawn at once and moves the clock.
  * When every frame of a window came early, the clock moves earlier by the
  * smallest slack, so latency added by one late burst does not stay. No DOM.
  */
@@ -29,10 +29,17 @@ export class FramePacer {
     this.config = { ...DEFAULT_PACER, ...config };
   }
 
-  /** Milliseconds to wait before drawing a frame with this timestamp, decoded at `nowMs` (0: draw now). */
-  delayFor(timestampUs: number, nowMs: number): number {
+  /**
+   * Milliseconds to wait before drawing a frame with this timestamp, decoded at
+   * `nowMs` (0: draw now). `immediate` (a one-frame fragment: nothing to spread)
+   * draws now and sets the clock to it.
+   */
+  delayFor(timestampUs: number, nowMs: number, immediate = false): number {
     const mediaMs = timestampUs / 1000;
-    if (this.offsetMs === undefined) this.restart(mediaMs, nowMs);
+    if (this.offsetMs === undefined || immediate) {
+      this.restart(mediaMs, nowMs);
+      return 0;
+    }
     const slack = mediaMs + this.offsetMs! - nowMs;
     if (slack > this.config.maxHoldMs) {
       this.restart(mediaMs, nowMs);

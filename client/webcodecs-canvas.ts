@@ -37,10 +37,10 @@ export class FrameCanvas {
     this.ctx = canvas.getContext('2d', { alpha: false, desynchronized: true });
   }
 
-  /** Takes ownership of a decoded frame. */
-  show(frame: VideoFrame): void {
+  /** Takes ownership of a decoded frame; `immediate`: draw it now (it came alone in its fragment). */
+  show(frame: VideoFrame, immediate: boolean): void {
     const now = performance.now();
-    const delay = this.pacer.delayFor(frame.timestamp, now);
+    const delay = this.pacer.delayFor(frame.timestamp, now, immediate && this.held.length === 0);
     if (delay === 0 && this.held.length === 0) {
       this.draw(frame, now);
       return;

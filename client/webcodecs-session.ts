@@ -35,6 +35,7 @@ export class WebCodecsSession implements MediaSink {
   private timescales = new Map<number, number>();
   private waitKey = true;
   private receivedEndUs = 0;
+  private oneFramePerFragment = false;
   private producerRef: ProducerReference | null = null;
   private readonly pacer = new FramePacer();
   private readonly canvas: FrameCanvas;
@@ -78,8 +79,12 @@ export class WebCodecsSession implements MediaSink {
     const info = parseFragment(bytes);
     const samples = parseFragmentSamples(bytes, this.tracks);
     this.producerRef = producerReference(info, this.timescales) ?? this.producerRef;
+    const videoId = this.init?.videoTrackId;
+    const videoSamples = samples.filter((s) => s.trackId === videoId).length;
+    // Fragments with video decide: one frame each is drawn on output, several are paced.
+    if (videoSamples > 0) this.oneFramePerFragment = videoSamples === 1;
     for (const sample of samples) {
-      if (sample.trackId === this.init?.videoTrackId) this.decodeVideo(sample);
+      if (sample.trackId === videoId) this.decodeVideo(sample);
       else this.audio?.push(sample);
     }
     return info;
@@ -191,7 +196,7 @@ export class WebCodecsSession implements MediaSink {
       return;
     }
     this.decoded++;
-    this.canvas.show(frame);
+    this.canvas.show(frame, this.oneFramePerFragment);
   }
 
   private onDrawn(): void {
