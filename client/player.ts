@@ -25,9 +25,10 @@ const MAX_RECOVERIES_PER_MINUTE = 3;
 /**
  * Besides the 1 s keepalive, an ack after this many fragments: the server lets a
  * viewer have only so many unacked fragments in flight (15 by default) before it
- * skips, and one-frame fragments (video and audio) come 50-80 a second.
+ * skips, and one-frame fragments (video and audio) come 50-80 a second. With
+ * 200 ms fragments the 1 s keepalive comes first, so acks stay as rare as before.
  */
-const ACK_EVERY_FRAGMENTS = 4;
+const ACK_EVERY_FRAGMENTS = 8;
 
 /** Session end reasons that mean "the server went away", after which the player tries again. */
 const SERVER_GONE = new Set(['server_shutdown', 'broker_lost']);
