@@ -142,7 +142,7 @@ export class MediaSession implements MediaSink {
       dropped: quality?.droppedVideoFrames ?? 0,
       width: video.videoWidth || initVideo?.width || 0,
       height: video.videoHeight || initVideo?.height || 0,
-      audio: video.muted ? 'muted (unmute in the video controls)' : 'on',
+      audio: video.muted ? 'muted (video controls)' : 'on',
     };
   }
 
