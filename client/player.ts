@@ -15,6 +15,7 @@ import { PlayTimers } from './play-timers.js';
 import { PlaybackStats } from './playback-stats.js';
 import { parseReply, parseStatus, statusEvent, type Described } from './replies.js';
 import { ReplyWaiter } from './reply-waiter.js';
+import { RequestFlow } from './request-flow.js';
 import type { PlayTarget, Requests } from './requests.js';
 import type { StatsSnapshot } from './stats.js';
 import type { PlayerEvents, PlayerOptions, PlayerState, Transport } from './player-types.js';
@@ -22,13 +23,6 @@ import type { PlayerEvents, PlayerOptions, PlayerState, Transport } from './play
 export type { PlayerState, Transport } from './player-types.js';
 
 const MAX_RECOVERIES_PER_MINUTE = 3;
-/**
- * Besides the 1 s keepalive, an ack after this many fragments: the server lets a
- * viewer have only so many unacked fragments in flight (15 by default) before it
- * skips, and one-frame fragments (video and audio) come 50-80 a second. With
- * 200 ms fragments the 1 s keepalive comes first, so acks stay as rare as before.
- */
-const ACK_EVERY_FRAGMENTS = 8;
 
 /** Session end reasons that mean "the server went away", after which the player tries again. */
 const SERVER_GONE = new Set(['server_shutdown', 'broker_lost']);
@@ -39,27 +33,24 @@ export class Player extends Emitter<PlayerEvents> {
   stateDetail = '';
   lastError: PlayerError | null = null;
   readonly stats = new PlaybackStats();
-  private transport: Transport | null = null;
-  private requests: Requests | null = null;
   private target: PlayTarget | null = null;
   private wantPlaying = false;
   private generation = 0;
   private session: MediaSink | null = null;
   private described: Described | null = null;
-  private playSent = false;
-  private playRequestId = '';
   private playSentAt = 0;
   private readonly replies = new ReplyWaiter();
   private retryTimer: ReturnType<typeof setTimeout> | undefined;
   private recoveries: number[] = [];
   private readonly timers: PlayTimers;
   private readonly log: Logger;
+  private readonly flow: RequestFlow;
   private ticks = 0;
-  private ackedFragments = 0;
 
   constructor(private readonly options: PlayerOptions) {
     super();
     this.log = options.log;
+    this.flow = new RequestFlow(options.log);
     this.timers = new PlayTimers({
       probe: () => this.session?.playhead() ?? { currentTime: 0, paused: false },
       onStall: (reason) => this.onStall(reason),
@@ -70,14 +61,14 @@ export class Player extends Emitter<PlayerEvents> {
 
   /** The broker is connected and the request route is known: resume if playback was wanted. */
   attach(transport: Transport, requests: Requests): void {
-    this.transport = transport;
-    this.requests = requests;
+    this.flow.transport = transport;
+    this.flow.requests = requests;
     if (this.wantPlaying) void this.run(false);
   }
 
   /** The broker connection dropped: stop the session locally and wait for attach(). */
   detach(): void {
-    this.transport = null;
+    this.flow.transport = null;
     if (!this.wantPlaying) return;
     this.generation++;
     this.teardown();
@@ -108,7 +99,7 @@ export class Player extends Emitter<PlayerEvents> {
   stop(): void {
     this.wantPlaying = false;
     this.generation++;
-    this.sendStop(1);
+    this.flow.stop(1);
     this.stats.reset();
     this.teardown();
     this.setError(null);
@@ -117,11 +108,11 @@ export class Player extends Emitter<PlayerEvents> {
 
   /** The page is going away: send stop without waiting. */
   pagehide(): void {
-    this.sendStop(0);
+    this.flow.stop(0);
   }
 
   handleMessage(topic: string, bytes: Uint8Array<ArrayBuffer>): void {
-    const requests = this.requests;
+    const requests = this.flow.requests;
     if (!requests) return;
     if (topic === requests.statusTopic) this.onStatus(bytes);
     else if (topic === requests.replyTopic) {
@@ -146,22 +137,18 @@ export class Player extends Emitter<PlayerEvents> {
   private async run(skipDescribe: boolean): Promise<void> {
     const gen = ++this.generation;
     this.teardown();
-    const { transport, requests, target } = this;
+    const { transport, requests } = this.flow;
+    const target = this.target;
     if (!target) return;
     if (!transport?.connected || !requests) {
-      this.setState(this.transport ? 'reconnecting' : 'connecting');
+      this.setState(transport ? 'reconnecting' : 'connecting');
       return;
     }
     try {
       const engine = this.options.engine;
       if (!engine) throw new PlayFailure(playerError('MSE_UNSUPPORTED'));
       const codecs = await engine.codecs();
-      await transport.subscribe({ [requests.replyTopic]: 0, [requests.statusTopic]: 1 });
-      if (this.playSent) {
-        this.playSent = false;
-        const stop = requests.stop();
-        await transport.publish(stop.topic, stop.payload, 1);
-      }
+      await this.flow.prepare(transport, requests);
       if (!skipDescribe || !this.described) this.setState('describing');
       const described =
         skipDescribe && this.described
@@ -174,15 +161,11 @@ export class Player extends Emitter<PlayerEvents> {
       if (gen !== this.generation) return;
       await this.openSession(engine, described, gen);
       if (gen !== this.generation) return;
-      this.playRequestId = `p-${gen}-${randomTag()}`;
-      const play = requests.play(target, codecs, this.playRequestId);
       this.stats.reset(codecsOf(described.mimeCodec).join(', '), described.mode, engine.label);
-      this.ackedFragments = 0;
       this.playSentAt = performance.now();
-      this.playSent = true;
       if (this.state !== 'recovering') this.setState('starting');
       this.timers.start();
-      await transport.publish(play.topic, play.payload, 1);
+      await this.flow.play(transport, requests, target, codecs, `p-${gen}-${randomTag()}`);
     } catch (err) {
       if (gen !== this.generation) return;
       if (err instanceof PlayFailure) this.fail(err.error);
@@ -212,14 +195,15 @@ export class Player extends Emitter<PlayerEvents> {
 
   private onMedia(bytes: Uint8Array<ArrayBuffer>): void {
     const session = this.session;
-    if (!session || !this.playSent) return;
+    if (!session || !this.flow.playSent) return;
     try {
       if (!session.hasInit) {
         if (!isInitSegment(bytes)) return; // the end of an earlier session: wait for this one's init
         session.appendInit(bytes);
       } else {
         session.appendFragment(bytes);
-        if (++this.stats.counters.fragments - this.ackedFragments >= ACK_EVERY_FRAGMENTS) this.sendAck();
+        this.stats.counters.fragments++;
+        this.flow.ack(this.stats.counters.fragments, session.bufferAheadS() * 1000, false);
       }
     } catch (err) {
       this.recover('MEDIA_ERROR', `malformed media message: ${errorText(err)}`);
@@ -233,23 +217,23 @@ export class Player extends Emitter<PlayerEvents> {
     const msg = parseReply(bytes);
     if (this.replies.offer(msg)) return;
     if (msg.kind === 'unknown') this.log.warn('unrecognised JSON on the reply topic', msg.reason);
-    if (msg.kind !== 'error' || msg.code === 'SESSION_NOT_FOUND' || !this.playSent) return;
-    if (msg.requestId !== undefined && msg.requestId !== this.playRequestId) return;
-    this.playSent = false;
+    if (msg.kind !== 'error' || msg.code === 'SESSION_NOT_FOUND' || !this.flow.playSent) return;
+    if (msg.requestId !== undefined && msg.requestId !== this.flow.playRequestId) return;
+    this.flow.ended();
     this.fail(serverError(msg.code, msg.error));
   }
 
   private onStatus(bytes: Uint8Array): void {
     const status = parseStatus(bytes);
     if (!status) return this.log.warn('unrecognised status message');
-    const event = statusEvent(status, this.playRequestId);
-    if (!this.playSent || event.kind === 'ignore') return;
+    const event = statusEvent(status, this.flow.playRequestId);
+    if (!this.flow.playSent || event.kind === 'ignore') return;
     if (event.kind === 'progress') {
       if (event.skipped !== undefined) this.stats.counters.skipped = event.skipped;
       if (event.mode) this.stats.counters.mode = event.mode;
       return;
     }
-    this.playSent = false;
+    this.flow.ended();
     if (event.kind === 'error') return this.fail(serverError(event.code, event.message));
     if (SERVER_GONE.has(event.reason)) return this.awaitServer();
     // The source ended: let the buffered media play out, keep the stats ticking.
@@ -269,7 +253,7 @@ export class Player extends Emitter<PlayerEvents> {
     this.teardown();
     this.setState('reconnecting', 'the server went away; waiting for it to come back');
     this.retryTimer = setTimeout(() => {
-      if (gen === this.generation && this.wantPlaying && this.transport?.connected) void this.run(false);
+      if (gen === this.generation && this.wantPlaying && this.flow.transport?.connected) void this.run(false);
     }, SERVER_RETRY_MS);
   }
 
@@ -298,18 +282,10 @@ export class Player extends Emitter<PlayerEvents> {
   private fail(error: PlayerError): void {
     this.wantPlaying = false;
     this.generation++;
-    this.sendStop(0);
+    this.flow.stop(0);
     this.teardown();
     this.setError(error);
     this.setState('error', error.message);
-  }
-
-  private sendStop(qos: 0 | 1): void {
-    const { transport, requests } = this;
-    if (!this.playSent || !transport?.connected || !requests) return;
-    this.playSent = false;
-    const stop = requests.stop();
-    transport.publish(stop.topic, stop.payload, qos).catch((err: unknown) => this.log.warn('stop not sent', err));
   }
 
   private tick(): void {
@@ -321,11 +297,7 @@ export class Player extends Emitter<PlayerEvents> {
   }
 
   private sendAck(): void {
-    const { transport, requests, session } = this;
-    if (!transport?.connected || !requests || !session || !this.playSent) return;
-    this.ackedFragments = this.stats.counters.fragments;
-    const ack = requests.ack(this.ackedFragments, session.bufferAheadS() * 1000);
-    transport.publish(ack.topic, ack.payload, 0).catch((err: unknown) => this.log.warn('ack not sent', err));
+    if (this.session) this.flow.ack(this.stats.counters.fragments, this.session.bufferAheadS() * 1000, true);
   }
 
   private teardown(): void {
