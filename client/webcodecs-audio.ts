@@ -90,8 +90,10 @@ export class AudioPlayout {
     const buffer = this.toBuffer(ctx, data);
     if (when + buffer.duration / 2 < ctx.currentTime) {
       this.dropped++;
+      this.options.log.debug(`audio ${Math.round((ctx.currentTime - when) * 1000)} ms late: dropped`);
       return;
     }
+    if (when !== this.nextTime && this.scheduled > 0) this.options.log.debug(`audio re-anchored by ${Math.round((when - this.nextTime) * 1000)} ms`);
     const source = ctx.createBufferSource();
     source.buffer = buffer;
     source.connect(this.gain);
