@@ -4,6 +4,7 @@
  * that say what went wrong in a sentence.
  */
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
+import { refusesMqtt5 } from '../protocol/index.js';
 import { CliError, EXIT } from './exit-codes.js';
 
 const UNREACHABLE = ['ECONNREFUSED', 'EHOSTUNREACH', 'ENOTFOUND', 'ETIMEDOUT', 'ECONNRESET'];
@@ -26,7 +27,7 @@ async function connectAs(url: string, options: IClientOptions, version: 4 | 5): 
     await new Promise<void>((resolve, reject) => {
       client.once('connect', () => resolve());
       client.once('error', (err: Error & { code?: unknown }) => {
-        if (version === 5 && (err.code === 1 || /unacceptable protocol version|unsupported protocol/i.test(err.message))) {
+        if (version === 5 && refusesMqtt5(err)) {
           reject(new ProtocolRefused(err.message));
           return;
         }

@@ -5,7 +5,7 @@
  * meta are republished retained and data resumes at the next keyframe fragment.
  */
 import mqtt, { ErrorWithReasonCode, type IClientOptions, type IClientPublishOptions, type MqttClient } from 'mqtt';
-import { CONTENT_TYPE_JSON, mediaProperties, type ChannelMetaInput, type ChannelTopics } from '../protocol/index.js';
+import { CONTENT_TYPE_JSON, mediaProperties, refusesMqtt5, type ChannelMetaInput, type ChannelTopics } from '../protocol/index.js';
 import { CliError, EXIT } from './exit-codes.js';
 import { ChannelRefusal } from './publish-refusal.js';
 
@@ -133,7 +133,7 @@ export class ChannelLink {
         resolve(link);
       };
       const onError = (err: Error & { code?: unknown }): void => {
-        if (version === 5 && (err.code === 1 || err.code === 132 || /unacceptable protocol version|unsupported protocol/i.test(err.message))) {
+        if (version === 5 && refusesMqtt5(err)) {
           fail(new ProtocolRefused(err.message));
           return;
         }

@@ -5,6 +5,7 @@
  */
 import mqtt from 'mqtt';
 import type { IClientOptions } from 'mqtt';
+import { refusesMqtt5 } from '../protocol/mqtt5.js';
 import { Emitter } from './emitter.js';
 import type { Logger } from './log.js';
 
@@ -180,7 +181,7 @@ export class MqttConnection extends Emitter<ConnectionEvents> {
   };
 
   private readonly onError = (err: Error & { code?: unknown }): void => {
-    if (this.client.options.protocolVersion === 5 && (err.code === 1 || /unacceptable protocol version/i.test(err.message))) {
+    if (this.client.options.protocolVersion === 5 && refusesMqtt5(err)) {
       // A broker that speaks only MQTT 3.1.1: the next attempt (MQTT.js reads the options again) uses it.
       this.log.info('the broker does not speak MQTT 5; using MQTT 3.1.1');
       this.client.options.protocolVersion = 4;

@@ -3,7 +3,8 @@
  * the `avcC` / `hvcC` / `av1C` box payload for video, the AudioSpecificConfig
  * from `esds` for AAC. Pure; no I/O.
  */
-import { BoxFormatError, findPath, iterateBoxes, type BoxHeader } from './isobmff.js';
+import { readEsds } from './esds.js';
+import { BoxFormatError, findChildFrom, findPath, iterateBoxes, type BoxHeader } from './isobmff.js';
 
 /** Offsets of the child boxes inside a visual / audio sample entry (ISO 14496-12 §12.1.3, §12.2.3). */
 const VISUAL_CHILDREN = 78;
@@ -34,48 +35,17 @@ export function decoderDescriptions(init: Uint8Array): Map<number, Uint8Array> {
 function describe(bytes: Uint8Array, entry: BoxHeader): Uint8Array | undefined {
   const boxType = DESCRIPTION_BOXES[entry.type];
   if (boxType) {
-    const box = child(bytes, entry, entry.payload + VISUAL_CHILDREN, boxType);
+    const box = findChildFrom(bytes, entry, entry.payload + VISUAL_CHILDREN, boxType);
     return box ? bytes.slice(box.payload, box.end) : undefined;
   }
   if (entry.type === 'mp4a') {
-    const esds = child(bytes, entry, entry.payload + AUDIO_CHILDREN, 'esds');
+    const esds = findChildFrom(bytes, entry, entry.payload + AUDIO_CHILDREN, 'esds');
     return esds ? audioSpecificConfig(bytes, esds.payload + 4, esds.end) : undefined;
   }
   return undefined;
 }
 
-function child(bytes: Uint8Array, entry: BoxHeader, from: number, type: string): BoxHeader | undefined {
-  if (from >= entry.end) return undefined;
-  for (const box of iterateBoxes(bytes, from, entry.end)) if (box.type === type) return box;
-  return undefined;
-}
-
-/** ES_Descriptor → DecoderConfigDescriptor → DecoderSpecificInfo (ISO 14496-1 §7.2.6). */
+/** The AudioSpecificConfig of an `esds` payload (after its version/flags), for AudioDecoder. */
 export function audioSpecificConfig(bytes: Uint8Array, start: number, end: number): Uint8Array | undefined {
-  let p = start;
-  const descriptor = (): { tag: number; body: number; end: number } => {
-    if (p + 2 > end) throw new BoxFormatError('esds descriptor is truncated');
-    const tag = bytes[p++]!;
-    let size = 0;
-    for (let i = 0; i < 4; i++) {
-      const b = bytes[p++]!;
-      size = (size << 7) | (b & 0x7f);
-      if (!(b & 0x80)) break;
-    }
-    if (p + size > end) throw new BoxFormatError('esds descriptor overruns its box');
-    return { tag, body: p, end: p + size };
-  };
-  const es = descriptor();
-  if (es.tag !== 0x03) return undefined;
-  const esFlags = bytes[es.body + 2]!;
-  p = es.body + 3;
-  if (esFlags & 0x80) p += 2;
-  if (esFlags & 0x40) p += 1 + bytes[p]!;
-  if (esFlags & 0x20) p += 2;
-  const config = descriptor();
-  if (config.tag !== 0x04) return undefined;
-  p = config.body + 13;
-  if (p >= config.end) return undefined;
-  const info = descriptor();
-  return info.tag === 0x05 ? bytes.slice(info.body, info.end) : undefined;
+  return readEsds(bytes, start, end)?.specificInfo;
 }

@@ -75,8 +75,7 @@ export function topLevelTypes(bytes: Uint8Array): string[] {
 
 /** Finds the first child of `parent` with the given type. */
 export function findChild(bytes: Uint8Array, parent: BoxHeader, type: string): BoxHeader | undefined {
-  for (const box of iterateBoxes(bytes, parent.payload, parent.end)) if (box.type === type) return box;
-  return undefined;
+  return findChildFrom(bytes, parent, parent.payload, type);
 }
 
 export function findChildren(bytes: Uint8Array, parent: BoxHeader, type: string): BoxHeader[] {
@@ -216,4 +215,11 @@ export function fragmentStartsWithSync(info: FragmentInfo, trackId: number | und
   if (!traf) return trackId === undefined;
   if (traf.sampleCount === 0) return false;
   return isSyncSampleFlags(traf.firstSampleFlags ?? defaultFlags);
+}
+
+/** The first child box of `type` inside `parent`, its children starting at `from` (after a sample entry's fixed fields). */
+export function findChildFrom(bytes: Uint8Array, parent: BoxHeader, from: number, type: string): BoxHeader | undefined {
+  if (from >= parent.end) return undefined;
+  for (const box of iterateBoxes(bytes, from, parent.end)) if (box.type === type) return box;
+  return undefined;
 }

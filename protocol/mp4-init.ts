@@ -2,7 +2,8 @@
  * Reads an fMP4 init segment (ftyp + moov): tracks, their RFC 6381 codec
  * strings computed from the real decoder configuration, and trex defaults.
  */
-import { BoxFormatError, findChild, findChildren, findPath, fourcc, iterateBoxes, type BoxHeader } from './isobmff.js';
+import { readEsds } from './esds.js';
+import { BoxFormatError, findChild, findChildFrom, findChildren, findPath, fourcc, iterateBoxes, type BoxHeader } from './isobmff.js';
 
 export interface InitTrack {
   id: number;
@@ -82,34 +83,28 @@ function readBoxAt(bytes: Uint8Array, offset: number, end: number): BoxHeader {
   return first.value;
 }
 
-function childAfter(bytes: Uint8Array, entry: BoxHeader, childrenStart: number, type: string): BoxHeader | undefined {
-  if (childrenStart >= entry.end) return undefined;
-  for (const box of iterateBoxes(bytes, childrenStart, entry.end)) if (box.type === type) return box;
-  return undefined;
-}
-
 function videoCodec(bytes: Uint8Array, dv: DataView, entry: BoxHeader, children: number): string {
   switch (entry.type) {
     case 'avc1':
     case 'avc3': {
-      const avcC = childAfter(bytes, entry, children, 'avcC');
+      const avcC = findChildFrom(bytes, entry, children, 'avcC');
       if (!avcC) throw new BoxFormatError(`${entry.type} without avcC`);
       const p = avcC.payload;
       return `${entry.type}.${hex2(bytes[p + 1]!)}${hex2(bytes[p + 2]!)}${hex2(bytes[p + 3]!)}`;
     }
     case 'hvc1':
     case 'hev1': {
-      const hvcC = childAfter(bytes, entry, children, 'hvcC');
+      const hvcC = findChildFrom(bytes, entry, children, 'hvcC');
       if (!hvcC) throw new BoxFormatError(`${entry.type} without hvcC`);
       return hevcCodec(entry.type, bytes, dv, hvcC.payload);
     }
     case 'av01': {
-      const av1C = childAfter(bytes, entry, children, 'av1C');
+      const av1C = findChildFrom(bytes, entry, children, 'av1C');
       if (!av1C) throw new BoxFormatError('av01 without av1C');
       return av1Codec(bytes, av1C.payload);
     }
     case 'vp09': {
-      const vpcC = childAfter(bytes, entry, children, 'vpcC');
+      const vpcC = findChildFrom(bytes, entry, children, 'vpcC');
       if (!vpcC) throw new BoxFormatError('vp09 without vpcC');
       const p = vpcC.payload + 4; // full box
       return `vp09.${dec2(bytes[p]!)}.${dec2(bytes[p + 1]!)}.${dec2(bytes[p + 2]! >> 4)}`;
@@ -153,7 +148,7 @@ function av1Codec(bytes: Uint8Array, p: number): string {
 function audioCodec(bytes: Uint8Array, entry: BoxHeader, children: number): string {
   switch (entry.type) {
     case 'mp4a': {
-      const esds = childAfter(bytes, entry, children, 'esds');
+      const esds = findChildFrom(bytes, entry, children, 'esds');
       return esds ? mp4aCodec(bytes, esds.payload + 4, esds.end) : 'mp4a.40.2';
     }
     case 'Opus':
@@ -165,36 +160,14 @@ function audioCodec(bytes: Uint8Array, entry: BoxHeader, children: number): stri
   }
 }
 
-/** Walks the ES descriptor chain (ISO 14496-1) to the object type and audio object type. */
+/** The object type and audio object type from the ES descriptor chain (ISO 14496-1). */
 function mp4aCodec(bytes: Uint8Array, start: number, end: number): string {
-  let p = start;
-  const readDescriptor = (): { tag: number; body: number; end: number } => {
-    const tag = bytes[p++]!;
-    let size = 0;
-    for (let i = 0; i < 4; i++) {
-      const b = bytes[p++]!;
-      size = (size << 7) | (b & 0x7f);
-      if (!(b & 0x80)) break;
-    }
-    const body = p;
-    return { tag, body, end: body + size };
-  };
-  const es = readDescriptor();
-  if (es.tag !== 0x03) throw new BoxFormatError('esds without ES descriptor');
-  const esFlags = bytes[es.body + 2]!;
-  p = es.body + 3;
-  if (esFlags & 0x80) p += 2;
-  if (esFlags & 0x40) p += 1 + bytes[p]!;
-  if (esFlags & 0x20) p += 2;
-  const dc = readDescriptor();
-  if (dc.tag !== 0x04 || dc.end > end) throw new BoxFormatError('esds without decoder config');
-  const objectType = bytes[dc.body]!;
-  if (objectType !== 0x40) return `mp4a.${hex2(objectType)}`;
-  p = dc.body + 13;
-  if (p >= dc.end) return 'mp4a.40';
-  const dsi = readDescriptor();
-  if (dsi.tag !== 0x05) return 'mp4a.40';
-  let aot = bytes[dsi.body]! >> 3;
-  if (aot === 31) aot = 32 + (((bytes[dsi.body]! & 0x7) << 3) | (bytes[dsi.body + 1]! >> 5));
+  const esds = readEsds(bytes, start, end);
+  if (!esds) throw new BoxFormatError('esds without ES descriptor or decoder config');
+  if (esds.objectType !== 0x40) return `mp4a.${hex2(esds.objectType)}`;
+  const dsi = esds.specificInfo;
+  if (!dsi || dsi.length === 0) return 'mp4a.40';
+  let aot = dsi[0]! >> 3;
+  if (aot === 31) aot = 32 + (((dsi[0]! & 0x7) << 3) | ((dsi[1] ?? 0) >> 5));
   return `mp4a.40.${aot}`;
 }

@@ -27,3 +27,12 @@ export function mediaProperties(isInit: boolean): { contentType: string; message
 export function jsonProperties(correlationData?: Uint8Array): { contentType: string; correlationData?: Uint8Array } {
   return correlationData ? { contentType: CONTENT_TYPE_JSON, correlationData } : { contentType: CONTENT_TYPE_JSON };
 }
+
+/**
+ * Whether a connection error means "this broker does not speak MQTT 5", so the client
+ * should try again with 3.1.1: CONNACK return code 1 (MQTT 3.1.1 brokers such as
+ * Aedes 1.x) or reason code 0x84 "Unsupported Protocol Version" (MQTT 5 brokers).
+ */
+export function refusesMqtt5(err: { code?: unknown; message: string }): boolean {
+  return err.code === 1 || err.code === 0x84 || /unacceptable protocol version|unsupported protocol/i.test(err.message);
+}

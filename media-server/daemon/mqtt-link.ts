@@ -9,7 +9,7 @@ import { EventEmitter } from 'node:events';
 import { randomBytes } from 'node:crypto';
 import mqtt, { type IClientOptions, type IClientPublishOptions, type MqttClient } from 'mqtt';
 import type { Logger } from 'pino';
-import { jsonProperties, mediaProperties } from '../../protocol/index.js';
+import { jsonProperties, mediaProperties, refusesMqtt5 } from '../../protocol/index.js';
 
 export interface MqttLinkOptions {
   url: string;
@@ -117,7 +117,7 @@ export class MqttLink extends EventEmitter<MqttLinkEvents> {
         resolve();
       };
       const onError = (err: Error & { code?: number }): void => {
-        if (version === 5 && (err.code === 1 || /unacceptable protocol version|unsupported protocol/i.test(err.message))) {
+        if (version === 5 && refusesMqtt5(err)) {
           fail(new ProtocolRefused(err.message));
         } else if (/Not authorized|Bad username/i.test(err.message)) {
           fail(new Error(`the MQTT broker at ${options.url} refused the credentials: ${err.message}`));
