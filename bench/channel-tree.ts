@@ -12,7 +12,7 @@ import { channelTopics, parseChannelMeta, parseFragment } from '../protocol/inde
 import type { BridgeTree, TreeBroker, TreeUser } from '../test/helpers/bridge-tree.js';
 import { runChecked } from '../test/helpers/child.js';
 import { freePort } from '../test/helpers/ports.js';
-import { startNodeChild, stopTree, type ChildServer } from './server-process.js';
+import { startNodeChild, stopTree, waitHealthy, type ChildServer } from './server-process.js';
 import { setNoDelay, wallMs } from './viewer.js';
 
 export interface DemoSize {
@@ -52,17 +52,9 @@ export async function startMediaServerChild(name: string, opts: MediaServerChild
     await rm(dir, { recursive: true, force: true });
     if (left.length > 0) process.stderr.write(`bench: killed leftovers of ${name}: ${left.join(', ')}\n`);
   };
-  const deadline = Date.now() + 15_000;
-  for (;;) {
-    const ok = await fetch(`http://127.0.0.1:${httpPort}/healthz`)
-      .then(async (r) => ((await r.json()) as { ok?: boolean }).ok === true)
-      .catch(() => false);
-    if (ok) break;
-    if (Date.now() > deadline) {
-      await close();
-      throw new Error(`${name} never connected to ${opts.brokerUrl}: ${child.log().slice(-2000)}`);
-    }
-    await new Promise((r) => setTimeout(r, 50));
+  if (!(await waitHealthy(httpPort))) {
+    await close();
+    throw new Error(`${name} never connected to ${opts.brokerUrl}: ${child.log().slice(-2000)}`);
   }
   return { name, pid: child.pid, mqttUrl: opts.brokerUrl, httpPort, output: child.log, close };
 }

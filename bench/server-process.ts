@@ -84,6 +84,19 @@ export interface MqttcastServerOptions {
   logLevel?: string;
 }
 
+/** Polls `/healthz` until it says ok (the media server is connected to its broker); false after `timeoutMs`. */
+export async function waitHealthy(httpPort: number, timeoutMs = 15_000): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const ok = await fetch(`http://127.0.0.1:${httpPort}/healthz`)
+      .then(async (r) => ((await r.json()) as { ok?: boolean }).ok === true)
+      .catch(() => false);
+    if (ok) return true;
+    if (Date.now() > deadline) return false;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
 /** `node bin/mqttcast.js serve` on free ports, embedded Aedes, demo 1280x720@30. */
 export async function startMqttcastServer(opts: MqttcastServerOptions = {}): Promise<ChildServer> {
   const [httpPort, mqttPort] = (await freePorts(2)) as [number, number];
@@ -92,17 +105,9 @@ export async function startMqttcastServer(opts: MqttcastServerOptions = {}): Pro
   for (const a of opts.allow ?? []) args.push('--allow', a);
   const child = await startNodeChild('mqttcast serve', args, mqttPort);
   // The MQTT listener binds before the media server connects: wait for /healthz to say so.
-  const deadline = Date.now() + 15_000;
-  for (;;) {
-    const ok = await fetch(`http://127.0.0.1:${httpPort}/healthz`)
-      .then(async (r) => ((await r.json()) as { ok?: boolean }).ok === true)
-      .catch(() => false);
-    if (ok) break;
-    if (Date.now() > deadline) {
-      await stopTree(child);
-      throw new Error(`mqttcast serve never became healthy: ${child.log().slice(-2000)}`);
-    }
-    await new Promise((r) => setTimeout(r, 50));
+  if (!(await waitHealthy(httpPort))) {
+    await stopTree(child);
+    throw new Error(`mqttcast serve never became healthy: ${child.log().slice(-2000)}`);
   }
   return {
     name: 'mqttcast serve',

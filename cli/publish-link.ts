@@ -8,6 +8,7 @@ import mqtt, { ErrorWithReasonCode, type IClientOptions, type IClientPublishOpti
 import { CONTENT_TYPE_JSON, mediaProperties, refusesMqtt5, type ChannelMetaInput, type ChannelTopics } from '../protocol/index.js';
 import { CliError, EXIT } from './exit-codes.js';
 import { ChannelRefusal } from './publish-refusal.js';
+import { withTimeout } from './with-timeout.js';
 
 export interface ChannelLinkOptions {
   broker: string;
@@ -228,8 +229,9 @@ export class ChannelLink {
             this.client.publishAsync(topics.init, Buffer.alloc(0), { qos: 1, retain: true }),
           ]),
           CLOSE_TIMEOUT_MS,
+          noAnswer,
         );
-        await withTimeout(this.client.endAsync(), CLOSE_TIMEOUT_MS);
+        await withTimeout(this.client.endAsync(), CLOSE_TIMEOUT_MS, noAnswer);
         return;
       } catch (err) {
         this.options.onEvent?.('disconnected', `could not say goodbye to the broker: ${(err as Error).message}`);
@@ -282,18 +284,4 @@ function willOf(options: ChannelLinkOptions): NonNullable<IClientOptions['will']
 /** The broker refused MQTT 5 (it speaks only 3.1.1). */
 class ProtocolRefused extends Error {}
 
-function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
-    p.then(
-      (v) => {
-        clearTimeout(timer);
-        resolve(v);
-      },
-      (e: unknown) => {
-        clearTimeout(timer);
-        reject(e instanceof Error ? e : new Error(String(e)));
-      },
-    );
-  });
-}
+const noAnswer = (): Error => new Error(`no answer within ${CLOSE_TIMEOUT_MS} ms`);

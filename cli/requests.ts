@@ -6,6 +6,7 @@ import type { MqttClient } from 'mqtt';
 import { StatusSchema, createTopics, topLevelTypes, type Topics } from '../protocol/index.js';
 import { CliError, EXIT } from './exit-codes.js';
 import { connectMqtt } from './mqtt-connect.js';
+import { withTimeout } from './with-timeout.js';
 
 export interface RequestFlags {
   broker: string;
@@ -84,7 +85,7 @@ export async function describeCommand(arg: string, flags: RequestFlags): Promise
     await client.subscribeAsync(replyTopic, { qos: 1 });
     const reply = new Promise<Buffer>((resolve) => client.on('message', (_t, payload) => resolve(payload)));
     await client.publishAsync(conv.request('describe'), JSON.stringify({ ...target(arg), reply_topic: replyTopic, codecs: flags.codecs }), { qos: 1 });
-    const payload = await withTimeout(reply, flags.timeoutS, 'no describe reply from a media server');
+    const payload = await withTimeout(reply, flags.timeoutS * 1000, () => timedOut('no describe reply from a media server', flags.timeoutS));
     const body = JSON.parse(payload.toString('utf8')) as { ok?: boolean; code?: string; error?: string };
     process.stdout.write(`${JSON.stringify(body, null, 2)}\n`);
     if (!body.ok) throw new CliError(`refused: ${body.code}: ${body.error}`, EXIT.REFUSED);
@@ -102,7 +103,7 @@ export async function stopCommand(replyTopic: string, flags: RequestFlags): Prom
       client.on('message', (_t, p) => resolve(JSON.parse(p.toString('utf8')) as Record<string, unknown>)),
     );
     await client.publishAsync(conv.request('stop'), JSON.stringify({ reply_topic: replyTopic }), { qos: 1 });
-    const body = await withTimeout(status, flags.timeoutS, 'no answer to the stop request');
+    const body = await withTimeout(status, flags.timeoutS * 1000, () => timedOut('no answer to the stop request', flags.timeoutS));
     process.stderr.write(`${JSON.stringify(body)}\n`);
     if (body.state === 'error') throw new CliError(`refused: ${String(body.code)}: ${String(body.message)}`, EXIT.REFUSED);
   } finally {
@@ -194,18 +195,6 @@ export async function playCommand(arg: string, flags: PlayFlags): Promise<void> 
   }
 }
 
-function withTimeout<T>(p: Promise<T>, seconds: number, what: string): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    const t = setTimeout(() => reject(new CliError(`${what} within ${seconds} s`, EXIT.TIMEOUT)), seconds * 1000);
-    p.then(
-      (v) => {
-        clearTimeout(t);
-        resolve(v);
-      },
-      (e: unknown) => {
-        clearTimeout(t);
-        reject(e instanceof Error ? e : new Error(String(e)));
-      },
-    );
-  });
+function timedOut(what: string, seconds: number): CliError {
+  return new CliError(`${what} within ${seconds} s`, EXIT.TIMEOUT);
 }
