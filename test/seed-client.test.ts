@@ -53,6 +53,26 @@ async function seedPlay(seed: SeedClient, url: string, m: number): Promise<strin
   return topic;
 }
 
+/** Waits until a fresh subscriber to client/unregister gets no retained will (resubscribing to ask again). */
+async function noRetainedWill(url: string, message: string): Promise<void> {
+  const probe = await mqtt.connectAsync(url, { protocolVersion: 4 });
+  const retained: Buffer[] = [];
+  probe.on('message', (_t, payload, packet) => {
+    if (packet.retain && payload.length > 0) retained.push(payload);
+  });
+  try {
+    await waitFor(async () => {
+      retained.length = 0;
+      await probe.unsubscribeAsync('client/unregister');
+      await probe.subscribeAsync('client/unregister');
+      await sleep(300);
+      return retained.length === 0 ? true : undefined;
+    }, { message });
+  } finally {
+    await probe.endAsync();
+  }
+}
+
 describe.each([
   ['the embedded broker over WebSocket', false],
   ['Mosquitto', true],
@@ -125,19 +145,7 @@ describe.each([
     seed.client.end(true);
 
     // Nothing lingers retained on client/unregister.
-    const probe = await mqtt.connectAsync(mosquitto?.url ?? service.urls.mqtt, { protocolVersion: 4 });
-    const retained: Buffer[] = [];
-    probe.on('message', (_t, payload, packet) => {
-      if (packet.retain && payload.length > 0) retained.push(payload);
-    });
-    await waitFor(async () => {
-      retained.length = 0;
-      await probe.unsubscribeAsync('client/unregister');
-      await probe.subscribeAsync('client/unregister');
-      await sleep(300);
-      return retained.length === 0 ? true : undefined;
-    }, { message: 'retained will cleared' });
-    await probe.endAsync();
+    await noRetainedWill(mosquitto?.url ?? service.urls.mqtt, 'retained will cleared');
   });
 
   it.runIf(useMosquitto)('a retained will replayed at (re)subscribe is stale: it ends nothing and is cleared', async () => {
@@ -155,19 +163,7 @@ describe.each([
       message: 'replayed will seen after reconnect',
     });
     expect(service.mediaServer.session(topic)).toBeDefined();
-    const probe = await mqtt.connectAsync(mosquitto!.url, { protocolVersion: 4 });
-    const retained: Buffer[] = [];
-    probe.on('message', (_t, payload, packet) => {
-      if (packet.retain && payload.length > 0) retained.push(payload);
-    });
-    await waitFor(async () => {
-      retained.length = 0;
-      await probe.unsubscribeAsync('client/unregister');
-      await probe.subscribeAsync('client/unregister');
-      await sleep(300);
-      return retained.length === 0 ? true : undefined;
-    }, { message: 'stale will cleared' });
-    await probe.endAsync();
+    await noRetainedWill(mosquitto!.url, 'stale will cleared');
   });
 
   it('a {url} stop does not end a session whose viewer acks (another person\'s player)', async () => {

@@ -3,9 +3,8 @@
  * after pressing Start — video advancing, readable stats, plain errors — and
  * what the server sees when they stop or leave.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { hashPassword } from '../../broker/passwords.js';
@@ -14,6 +13,7 @@ import { stopChild } from '../helpers/child.js';
 import { makeMediaFixtures, type MediaFixtures } from '../helpers/fixtures.js';
 import { startStaticServer, type StaticServer } from '../helpers/http-server.js';
 import { freePort } from '../helpers/ports.js';
+import { startServeProcess } from '../helpers/serve-process.js';
 import { descendants, mediaProcesses } from '../helpers/processes.js';
 import { startRtspServer, type RtspServer } from '../helpers/rtsp-server.js';
 import { waitFor } from '../helpers/wait.js';
@@ -155,18 +155,7 @@ describe('web player in secure mode', () => {
 });
 
 describe('web player and a broker restart', () => {
-  const BIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'bin', 'mqttcast.js');
   let child: ChildProcess | undefined;
-
-  async function startServer(httpPort: number, mqttPort: number): Promise<ChildProcess> {
-    const c = spawn(process.execPath, [BIN, 'serve', '--http-port', String(httpPort), '--mqtt-port', String(mqttPort), '--log-level', 'warn'], {
-      stdio: ['ignore', 'ignore', 'pipe'],
-    });
-    let out = '';
-    c.stderr!.on('data', (d: Buffer) => (out += d.toString()));
-    await waitFor(() => out.includes('Press Ctrl-C'), { message: 'server start' });
-    return c;
-  }
 
   afterAll(async () => {
     if (child) await stopChild(child);
@@ -174,7 +163,7 @@ describe('web player and a broker restart', () => {
 
   it('shows that it is reconnecting, then resumes playback', async () => {
     const [httpPort, mqttPort] = [await freePort(), await freePort()];
-    child = await startServer(httpPort, mqttPort);
+    child = await startServeProcess(httpPort, mqttPort);
     const page = await open(`http://127.0.0.1:${httpPort}/`);
     await page.click('#start');
     await expectPlaying(page);
@@ -185,7 +174,7 @@ describe('web player and a broker restart', () => {
     await expect.poll(() => page.locator('#connection').getAttribute('data-state'), { timeout: 15_000 }).not.toBe('connected');
     await expect.poll(() => page.textContent('#state'), { timeout: 15_000 }).toMatch(/reconnect/i);
     await screenshot(page, 'player-reconnecting');
-    child = await startServer(httpPort, mqttPort); // ... and comes back on the same ports
+    child = await startServeProcess(httpPort, mqttPort); // ... and comes back on the same ports
     await page.locator('#connection[data-state="connected"]').waitFor({ timeout: 30_000 });
     const before = await videoState(page);
     await waitFor(async () => (await videoState(page)).frames > before.frames + 10, { timeoutMs: 30_000, message: 'frames decoded again' });

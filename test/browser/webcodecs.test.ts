@@ -4,14 +4,13 @@
  * through AudioDecoder, RTSP, Stop, coded errors, and the fallback to MSE in a
  * browser without VideoDecoder.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import type { ChildProcess } from 'node:child_process';
 import type { Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Service } from '../../media-server/service.js';
 import { stopChild } from '../helpers/child.js';
 import { freePort } from '../helpers/ports.js';
+import { startServeProcess } from '../helpers/serve-process.js';
 import { mediaProcesses } from '../helpers/processes.js';
 import { startRtspServer, type RtspServer } from '../helpers/rtsp-server.js';
 import { waitFor } from '../helpers/wait.js';
@@ -167,18 +166,7 @@ describe('web player without WebCodecs', () => {
 });
 
 describe('web player in WebCodecs mode and a broker restart', () => {
-  const BIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'bin', 'mqttcast.js');
   let child: ChildProcess | undefined;
-
-  async function startServer(httpPort: number, mqttPort: number): Promise<ChildProcess> {
-    const c = spawn(process.execPath, [BIN, 'serve', '--http-port', String(httpPort), '--mqtt-port', String(mqttPort), '--log-level', 'warn'], {
-      stdio: ['ignore', 'ignore', 'pipe'],
-    });
-    let out = '';
-    c.stderr!.on('data', (d: Buffer) => (out += d.toString()));
-    await waitFor(() => out.includes('Press Ctrl-C'), { message: 'server start' });
-    return c;
-  }
 
   afterAll(async () => {
     if (child) await stopChild(child);
@@ -186,7 +174,7 @@ describe('web player in WebCodecs mode and a broker restart', () => {
 
   it('shows that it is reconnecting, then draws frames again', async () => {
     const [httpPort, mqttPort] = [await freePort(), await freePort()];
-    child = await startServer(httpPort, mqttPort);
+    child = await startServeProcess(httpPort, mqttPort);
     const page = await browser.newPage();
     pages.push(page);
     await page.goto(`http://127.0.0.1:${httpPort}/?mode=webcodecs`);
@@ -195,7 +183,7 @@ describe('web player in WebCodecs mode and a broker restart', () => {
     await expectDrawing(page);
     await stopChild(child);
     await expect.poll(() => page.textContent('#state'), { timeout: 15_000 }).toMatch(/reconnect/i);
-    child = await startServer(httpPort, mqttPort);
+    child = await startServeProcess(httpPort, mqttPort);
     await page.locator('#connection[data-state="connected"]').waitFor({ timeout: 30_000 });
     // A new session: the drawn-frame counter starts again from zero and climbs.
     await waitFor(async () => ((await stats(page)).drawnFrames ?? 0) > 10, { timeoutMs: 30_000, message: 'frames drawn again' });
