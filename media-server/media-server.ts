@@ -241,14 +241,15 @@ export class MediaServer {
   }
 
   catalog(): Catalog {
+    const channels = this.channels.list();
     return {
       protocol: PROTOCOL_VERSION,
       server: 'mqttcast',
       version: SERVER_VERSION,
       prefix: this.topics.prefix,
       secure: this.secure,
-      sources: [...catalogSources(this.options.config), ...channelSources(this.channels.list())],
-      channels: this.channels.list(),
+      sources: [...catalogSources(this.options.config), ...channelSources(channels)],
+      channels,
       allow: this.allowlist.summary(),
     };
   }

@@ -85,11 +85,13 @@ export class ChannelHub extends EventEmitter<ChannelHubEvents> {
         return;
       }
     }
+    const before = this.metas.get(name);
     if (meta === undefined) this.metas.delete(name);
     else if (this.metas.has(name) || this.metas.size < MAX_CHANNELS) this.metas.set(name, meta);
     else this.log.warn({ channel: name, max: MAX_CHANNELS }, 'too many channels; ignored a new one');
     this.consumers.get(name)?.onMeta(meta);
-    this.emit('change');
+    // Publishers refresh their meta every few seconds (bit rate); only a new state, codec or publisher changes the catalog.
+    if (!sameListing(before, this.metas.get(name))) this.emit('change');
   }
 
   /** Subscribes to a channel's init and data for one listener (its producer). */
@@ -115,4 +117,9 @@ export class ChannelHub extends EventEmitter<ChannelHubEvents> {
     this.consumers.clear();
     this.link.removeSubscription(this.metaFilter);
   }
+}
+
+function sameListing(a: ChannelMeta | undefined, b: ChannelMeta | undefined): boolean {
+  if (a === undefined || b === undefined) return a === b;
+  return a.state === b.state && a.mimeCodec === b.mimeCodec && a.publisher === b.publisher && a.reason === b.reason;
 }
