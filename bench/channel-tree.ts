@@ -8,7 +8,8 @@ import { appendFile, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { MqttClient } from 'mqtt';
-import { channelTopics, parseChannelMeta, parseFragment } from '../protocol/index.js';
+import { channelTopics, parseChannelMeta, parseFragment, parseInit } from '../protocol/index.js';
+import { fragmentProducerTimeMs } from '../protocol/prft.js';
 import type { BridgeTree, TreeBroker, TreeUser } from '../test/helpers/bridge-tree.js';
 import { runChecked } from '../test/helpers/child.js';
 import { freePort } from '../test/helpers/ports.js';
@@ -59,39 +60,56 @@ export async function startMediaServerChild(name: string, opts: MediaServerChild
   return { name, pid: child.pid, mqttUrl: opts.brokerUrl, httpPort, output: child.log, close };
 }
 
-/** A raw subscriber of a channel's data at one broker: arrival wall clock per fragment sequence number. */
-export class FragmentTap {
-  /** sequence → [arrival Unix ms, prft producer time ms or undefined] */
-  readonly arrivals = new Map<number, [number, number | undefined]>();
-  recording = false;
+export interface TapArrival {
+  /** Arrival wall clock, Unix ms. */
+  at: number;
+  /** The prft's NTP time as written (Unix ms): the same bytes at every hop. */
+  prftMs?: number;
+  /** Producer time of the fragment's first sample, prft corrected for ffmpeg stamping the fragment end (protocol/prft.ts). */
+  producedMs?: number;
+}
 
-  private constructor(readonly broker: TreeBroker, private readonly client: MqttClient) {
-    client.on('message', (_topic, payload) => {
+/** A raw subscriber of a channel's data (and retained init, for the timescales) at one broker: arrival wall clock per fragment sequence number. */
+export class FragmentTap {
+  /** sequence → arrival */
+  readonly arrivals = new Map<number, TapArrival>();
+  recording = false;
+  private timescales = new Map<number, number>();
+
+  private constructor(readonly broker: TreeBroker, private readonly client: MqttClient, initTopic: string) {
+    client.on('message', (topic, payload) => {
       const at = wallMs();
+      if (topic === initTopic) {
+        if (payload.byteLength === 0) return; // a cleared retained init: keep the timescales we have
+        this.timescales = new Map(parseInit(payload).tracks.map((t) => [t.id, t.timescale]));
+        return;
+      }
       if (!this.recording) return;
       const info = parseFragment(payload);
-      this.arrivals.set(info.sequence, [at, info.producerTimeMs]);
+      this.arrivals.set(info.sequence, { at, prftMs: info.producerTimeMs, producedMs: fragmentProducerTimeMs(info, this.timescales)?.timeMs });
     });
   }
 
   static async open(tree: BridgeTree, broker: TreeBroker, channel: string, user: TreeUser = 'publisher'): Promise<FragmentTap> {
     const client = await tree.connect(broker, user);
     setNoDelay(client);
-    await client.subscribeAsync(channelTopics('video', channel).data, { qos: 0 });
-    return new FragmentTap(broker, client);
+    const topics = channelTopics('video', channel);
+    const tap = new FragmentTap(broker, client, topics.init);
+    await client.subscribeAsync({ [topics.init]: { qos: 0 }, [topics.data]: { qos: 0 } });
+    return tap;
   }
 
-  /** Arrival − prft of every recorded fragment (ms). */
+  /** Arrival − corrected producer time of every recorded fragment (ms). */
   latencies(): number[] {
-    return [...this.arrivals.values()].flatMap(([at, prft]) => (prft === undefined ? [] : [at - prft]));
+    return [...this.arrivals.values()].flatMap((a) => (a.producedMs === undefined ? [] : [a.at - a.producedMs]));
   }
 
   /** Arrival here − arrival at `upper`, for fragments both recorded (ms). */
   hopFrom(upper: FragmentTap): number[] {
     const out: number[] = [];
-    for (const [seq, [at]] of this.arrivals) {
+    for (const [seq, { at }] of this.arrivals) {
       const before = upper.arrivals.get(seq);
-      if (before) out.push(at - before[0]);
+      if (before) out.push(at - before.at);
     }
     return out;
   }

@@ -1,12 +1,14 @@
 /**
  * A headless viewer for the bench: speaks the protocol over MQTT.js, stamps
  * play → init → first fragment, records per-fragment latency against the
- * fragment's prft producer time, and acks like the player. Unlike the test
+ * fragment's prft producer time (corrected for ffmpeg stamping a fragment's
+ * end: protocol/prft.ts), and acks like the player. Unlike the test
  * harness's Viewer it keeps no payloads, so it can run for minutes.
  */
 import { randomBytes } from 'node:crypto';
 import mqtt, { type MqttClient } from 'mqtt';
 import { createTopics, parseFragment, parseInit, type Topics } from '../protocol/index.js';
+import { fragmentProducerTimeMs } from '../protocol/prft.js';
 
 /** Wall clock with sub-millisecond resolution, in Unix milliseconds. */
 export const wallMs = (): number => performance.timeOrigin + performance.now();
@@ -24,8 +26,12 @@ export function setNoDelay(client: MqttClient): void {
 export interface FragmentSample {
   /** Receive time, Unix ms. */
   recvMs: number;
-  /** recvMs − prft producer time (ms); undefined without prft. */
+  /** recvMs − producer time of the fragment's first sample, from prft corrected to the fragment end (ms); undefined without prft. */
   latencyMs?: number;
+  /** False when the fragment had no durations, so latencyMs is the raw prft's (one fragment short). */
+  corrected?: boolean;
+  /** The prft's NTP time as written (Unix ms): identifies the fragment at every hop. */
+  prftMs?: number;
   /** recvMs − media decode time of the video track's first sample (ms): a constant plus any drift. */
   mediaOffsetMs?: number;
   bytes: number;
@@ -57,6 +63,7 @@ export class BenchViewer {
   readonly json: Array<Record<string, unknown>> = [];
   readonly statuses: Array<Record<string, unknown>> = [];
   private timescale = 0;
+  private timescales = new Map<number, number>();
   private videoTrackId?: number;
   private ackTimer?: NodeJS.Timeout;
 
@@ -96,6 +103,7 @@ export class BenchViewer {
       const info = parseInit(payload);
       this.videoTrackId = info.videoTrackId;
       this.timescale = info.tracks.find((t) => t.id === info.videoTrackId)?.timescale ?? 0;
+      this.timescales = new Map(info.tracks.map((t) => [t.id, t.timescale]));
       return;
     }
     this.fragments++;
@@ -108,10 +116,13 @@ export class BenchViewer {
     const recvMs = wallMs();
     const info = parseFragment(payload);
     const video = info.tracks.find((t) => t.trackId === this.videoTrackId);
+    const produced = fragmentProducerTimeMs(info, this.timescales);
     return {
       recvMs,
       bytes: payload.byteLength,
-      latencyMs: info.producerTimeMs === undefined ? undefined : recvMs - info.producerTimeMs,
+      latencyMs: produced === undefined ? undefined : recvMs - produced.timeMs,
+      corrected: produced?.corrected,
+      prftMs: info.producerTimeMs,
       mediaOffsetMs: video && this.timescale > 0 ? recvMs - (video.baseDecodeTime / this.timescale) * 1000 : undefined,
     };
   }

@@ -1,9 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import type { FragmentInfo } from '../protocol/index.js';
 import { playerError, serverError } from './errors.js';
 import { supportedCodecs } from './media-source.js';
 import { sparklinePoints } from './sparkline.js';
-import { BitrateMeter, History, formatBitrate, formatMs, latencyMs, producerReference } from './stats.js';
+import { BitrateMeter, History, formatBitrate, formatMs } from './stats.js';
 
 describe('BitrateMeter', () => {
   it('computes bits per second over its window and forgets older messages', () => {
@@ -17,35 +16,6 @@ describe('BitrateMeter', () => {
     meter.add(10_000, 3500);
     // Within 2 s of 3500 ms are only the two 10 kB messages, 500 ms apart.
     expect(meter.bitsPerSecond(3500)).toBe((20_000 * 8 * 1000) / 500);
-  });
-});
-
-describe('latency from prft', () => {
-  const fragment = (over: Partial<FragmentInfo>): FragmentInfo => ({ sequence: 1, tracks: [], ...over });
-
-  it('is wall clock minus the producer time of the frame on screen', () => {
-    const ref = producerReference(fragment({ producerTimeMs: 1_000_000, producerMediaTime: 90_000 * 10, producerTrackId: 1 }), new Map([[1, 90_000]]));
-    expect(ref).toEqual({ producerTimeMs: 1_000_000, mediaTimeS: 10 });
-    // 0.5 s of media after the reference is on screen 800 ms after the reference was produced.
-    expect(latencyMs(1_000_800, 10.5, ref!)).toBeCloseTo(300);
-  });
-
-  it('puts the wall clock at the fragment end, where ffmpeg stamps it', () => {
-    // A 0.2 s fragment from 10 s, written (and stamped) once its last frame was in at wall clock 1 000 000.
-    const info = fragment({
-      producerTimeMs: 1_000_000,
-      producerMediaTime: 900_000,
-      producerTrackId: 1,
-      tracks: [{ trackId: 1, baseDecodeTime: 900_000, sampleCount: 6, duration: 18_000 }],
-    });
-    const ref = producerReference(info, new Map([[1, 90_000]]));
-    expect(ref).toEqual({ producerTimeMs: 1_000_000, mediaTimeS: 10.2 });
-    // The first frame (10 s) was made 200 ms before the stamp: shown 50 ms after the stamp, it is 250 ms old.
-    expect(latencyMs(1_000_050, 10, ref!)).toBeCloseTo(250);
-  });
-
-  it('is unknown without prft', () => {
-    expect(producerReference(fragment({}), new Map([[1, 90_000]]))).toBeNull();
   });
 });
 

@@ -3,7 +3,8 @@
  * live from the fragments' producer reference time (prft), time to first frame,
  * skipped fragments, and short histories for the sparklines. No DOM inside.
  */
-import type { FragmentInfo } from '../protocol/index.js';
+// The prft correction (ffmpeg stamps a fragment's end) lives in protocol/, shared with the bench.
+export { fragmentSpan, latencyMs, producerReference, type ProducerReference } from '../protocol/prft.js';
 
 /** Bits per second over a sliding window of message sizes. */
 export class BitrateMeter {
@@ -33,45 +34,6 @@ export class BitrateMeter {
   private prune(now: number): void {
     while (this.samples.length > 0 && now - this.samples[0]!.at > this.windowMs) this.samples.shift();
   }
-}
-
-export interface ProducerReference {
-  /** Unix milliseconds at which the producer made the referenced media time. */
-  producerTimeMs: number;
-  /** Media time in seconds (prft media time / track timescale). */
-  mediaTimeS: number;
-}
-
-/** Latency behind live: wall clock now minus the wall-clock time of the frame on screen. */
-export function latencyMs(nowMs: number, currentTime: number, ref: ProducerReference): number {
-  return nowMs - (ref.producerTimeMs + (currentTime - ref.mediaTimeS) * 1000);
-}
-
-/** Media time [start, end) of one track in a fragment, seconds; null when the track or its durations are missing. */
-export function fragmentSpan(
-  info: FragmentInfo,
-  trackId: number | undefined,
-  timescales: ReadonlyMap<number, number>,
-): { startS: number; endS: number } | null {
-  const traf = trackId === undefined ? info.tracks[0] : info.tracks.find((t) => t.trackId === trackId);
-  const timescale = traf ? timescales.get(traf.trackId) : undefined;
-  if (!traf || !timescale || !traf.duration) return null;
-  return { startS: traf.baseDecodeTime / timescale, endS: (traf.baseDecodeTime + traf.duration) / timescale };
-}
-
-/**
- * The producer reference of a fragment, if it carries a prft for a known track.
- * ffmpeg (5.1) stamps the wall clock when it writes the fragment, that is once
- * its last sample is in, while the prft's media time is its first sample's: so
- * the wall clock belongs to the fragment's end (producer time of a sample =
- * NTP − (fragment end − sample time)). Without durations, the prft media time.
- */
-export function producerReference(info: FragmentInfo, timescales: ReadonlyMap<number, number>): ProducerReference | null {
-  if (info.producerTimeMs === undefined || info.producerMediaTime === undefined) return null;
-  const timescale = timescales.get(info.producerTrackId ?? -1) ?? [...timescales.values()][0];
-  if (!timescale) return null;
-  const span = fragmentSpan(info, info.producerTrackId, timescales);
-  return { producerTimeMs: info.producerTimeMs, mediaTimeS: span ? span.endS : info.producerMediaTime / timescale };
 }
 
 /** A fixed-length history of numbers, oldest first. */

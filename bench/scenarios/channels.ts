@@ -89,13 +89,13 @@ async function treePhase(ctx: ScenarioContext, tree: BridgeTree, plan: Plan): Pr
   warm.recording = false;
   const cpu = sampler.stop();
   const [atIngress, atIntermediate, atEdge] = taps;
-  rec.metric(NAME, 'prft → tap at ingress', 'ms', atIngress.latencies());
-  rec.metric(NAME, 'prft → tap at intermediate', 'ms', atIntermediate.latencies());
-  rec.metric(NAME, 'prft → tap at edge a', 'ms', atEdge.latencies());
+  rec.metric(NAME, 'prft (corrected) → tap at ingress', 'ms', atIngress.latencies());
+  rec.metric(NAME, 'prft (corrected) → tap at intermediate', 'ms', atIntermediate.latencies());
+  rec.metric(NAME, 'prft (corrected) → tap at edge a', 'ms', atEdge.latencies());
   const hop1 = rec.metric(NAME, 'hop ingress → intermediate', 'ms', atIntermediate.hopFrom(atIngress), `target ≤ ${TARGET_HOP_MS} ms (median)`);
   const hop2 = rec.metric(NAME, 'hop intermediate → edge a', 'ms', atEdge.hopFrom(atIntermediate), `target ≤ ${TARGET_HOP_MS} ms (median)`);
   rec.metric(NAME, 'hop edge a → viewer (media server)', 'ms', viewerHop(warm, atEdge));
-  rec.metric(NAME, 'edge a viewer: prft latency', 'ms', latencies(warm));
+  rec.metric(NAME, 'edge a viewer: latency (prft, corrected)', 'ms', latencies(warm));
   rec.metric(NAME, 'publisher CPU (node + ffmpeg)', '% core', cpu.intervals.map((s) => s.cpuPct), `${DEMO.width}x${DEMO.height}@${DEMO.fps} demo, x264 veryfast`);
   rec.metric(NAME, 'publisher CPU: ffmpeg', '% core', cpu.intervals.map((s) => s.byGroup.ffmpeg ?? 0));
   for (const t of taps) await ctx.cleanup.close(t);
@@ -132,10 +132,10 @@ async function treePhase(ctx: ScenarioContext, tree: BridgeTree, plan: Plan): Pr
 /** Arrival at the viewer (through the edge's media server) − arrival at the edge's raw tap, per fragment. */
 function viewerHop(viewer: BenchViewer, edgeTap: FragmentTap): number[] {
   const byPrft = new Map<number, number>();
-  for (const [at, prft] of edgeTap.arrivals.values()) if (prft !== undefined) byPrft.set(Math.round(prft * 1000), at);
+  for (const { at, prftMs } of edgeTap.arrivals.values()) if (prftMs !== undefined) byPrft.set(Math.round(prftMs * 1000), at);
   return viewer.samples.flatMap((s) => {
-    if (s.latencyMs === undefined) return [];
-    const tapAt = byPrft.get(Math.round((s.recvMs - s.latencyMs) * 1000));
+    if (s.prftMs === undefined) return [];
+    const tapAt = byPrft.get(Math.round(s.prftMs * 1000));
     return tapAt === undefined ? [] : [s.recvMs - tapAt];
   });
 }
@@ -155,7 +155,7 @@ async function originPhase(ctx: ScenarioContext, tree: BridgeTree, plan: Plan): 
   await ctx.sleep(plan.latencyMs);
   warm.recording = false;
   const cpu = sampler.stop();
-  rec.metric(NAME, 'origin viewer: prft latency', 'ms', latencies(warm));
+  rec.metric(NAME, 'origin viewer: latency (prft, corrected)', 'ms', latencies(warm));
   rec.metric(NAME, 'origin media server CPU (node + ffmpeg)', '% core', cpu.intervals.map((s) => s.cpuPct), 'the same demo encoded by the server itself');
   await warm.stop();
   await ctx.cleanup.close(warm);
@@ -172,7 +172,7 @@ export const channelsScenario: Scenario = {
     await originPhase(ctx, tree, plan);
     const r = ctx.rec;
     r.ratio('channels: warm 1st fragment, edge a / origin', r.median(NAME, 'edge a, warm: play→1st fragment'), r.median(NAME, 'origin, warm: play→1st fragment'), 'ms');
-    r.ratio('channels: viewer prft latency, edge a / origin', r.median(NAME, 'edge a viewer: prft latency'), r.median(NAME, 'origin viewer: prft latency'), 'ms');
+    r.ratio('channels: viewer prft latency, edge a / origin', r.median(NAME, 'edge a viewer: latency (prft, corrected)'), r.median(NAME, 'origin viewer: latency (prft, corrected)'), 'ms');
     r.ratio('channels: CPU, publisher / origin media server', r.median(NAME, 'publisher CPU (node + ffmpeg)'), r.median(NAME, 'origin media server CPU (node + ffmpeg)'), '% core');
   },
 };

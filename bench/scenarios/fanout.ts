@@ -63,7 +63,7 @@ function recordLoad(ctx: ScenarioContext, label: string, load: ViewerLoad): void
   ctx.rec.metric('fanout', `${label}: CPU node (server+broker)`, '% core', group('node'));
   ctx.rec.metric('fanout', `${label}: CPU ffmpeg`, '% core', group('ffmpeg'));
   ctx.rec.metric('fanout', `${label}: RSS server tree`, 'MiB', win.intervals.map((s) => s.rssBytes / MiB));
-  if (load.latencyMs.length > 0) ctx.rec.metric('fanout', `${label}: fragment latency (prft)`, 'ms', load.latencyMs);
+  if (load.latencyMs.length > 0) ctx.rec.metric('fanout', `${label}: fragment latency (prft, corrected)`, 'ms', load.latencyMs);
   ctx.rec.metric('fanout', `${label}: realtime factor per viewer`, '×', load.realtime);
 }
 

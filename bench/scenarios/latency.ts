@@ -1,7 +1,8 @@
 /**
  * Scenario 2: steady latency behind live over a run (quick 20 s, full 3 min).
- * For each fragment, latency = receive wall clock − the fragment's prft
- * producer time. Drift = median of the last minute − median of the first
+ * For each fragment, latency = receive wall clock − the producer time of its
+ * first sample: the prft corrected for ffmpeg stamping it at the fragment's end
+ * (protocol/prft.ts), so a fragment's own duration counts, as it does for a viewer. Drift = median of the last minute − median of the first
  * minute (thirds of the run when it is shorter than three minutes). The media
  * clock (receive time − decode time) is tracked too: its drift shows a source
  * or encoder falling behind real time, which prft alone cannot. The remuxed
@@ -31,7 +32,9 @@ export function drift(samples: readonly FragmentSample[], pick: (s: FragmentSamp
 
 function recordRun(ctx: ScenarioContext, name: string, v: BenchViewer, windowMs: number): void {
   const lat = v.samples.map((s) => s.latencyMs).filter((x): x is number => x !== undefined);
-  ctx.rec.metric('latency', `${name}: fragment latency (prft)`, 'ms', lat);
+  ctx.rec.metric('latency', `${name}: fragment latency (prft, corrected)`, 'ms', lat);
+  const raw = v.samples.filter((s) => s.corrected === false).length;
+  if (raw > 0) ctx.rec.note('latency', `${name}: ${raw} fragments stated no durations: their latency is the raw prft's (one fragment short)`);
   const d = drift(v.samples, (s) => s.latencyMs, windowMs);
   const m = drift(v.samples, (s) => s.mediaOffsetMs, windowMs);
   ctx.rec.metric('latency', `${name}: drift (last − first ${Math.round(windowMs / 1000)} s)`, 'ms', d === undefined ? [] : [d]);
@@ -40,7 +43,7 @@ function recordRun(ctx: ScenarioContext, name: string, v: BenchViewer, windowMs:
     // The demo's ffmpeg writes its init segment as it reads frame 0 (-re lavfi), so receive time −
     // (init arrival + decode time) is the age of a fragment's first frame: a lower bound of "behind live".
     const age = v.samples.map((s) => (s.mediaOffsetMs === undefined ? undefined : s.mediaOffsetMs - v.initWallMs!));
-    ctx.rec.metric('latency', `${name}: age of 1st frame (media clock)`, 'ms', age.filter((x): x is number => x !== undefined), 'receive − (init arrival + decode time); includes the fragment duration, unlike prft');
+    ctx.rec.metric('latency', `${name}: age of 1st frame (media clock)`, 'ms', age.filter((x): x is number => x !== undefined), 'receive − (init arrival + decode time); an independent check of the corrected prft');
   }
   const spanS = v.samples.length > 1 ? (v.samples.at(-1)!.recvMs - v.samples[0]!.recvMs) / 1000 : 0;
   const kbit = spanS > 0 ? (v.samples.reduce((s, x) => s + x.bytes, 0) * 8) / spanS / 1000 : 0;
@@ -49,7 +52,7 @@ function recordRun(ctx: ScenarioContext, name: string, v: BenchViewer, windowMs:
 
 export const latencyScenario: Scenario = {
   name: 'latency',
-  description: 'steady latency behind live (prft), drift; RTSP remux and demo transcode',
+  description: 'steady latency behind live (prft, corrected), drift; RTSP remux and demo transcode',
   async run(ctx) {
     const durationMs = ctx.quick ? 20_000 : 180_000;
     const windowMs = Math.min(60_000, durationMs / 3);
