@@ -28,6 +28,7 @@ Server options (serve):
   --prefix P           topic prefix (default video)
   --share-group G      several media servers on one Mosquitto: share describe/play as $share/G/...
   --secure             secure mode: per-client request topics and reply roots (see README)
+  --fragment-ms MS     fMP4 fragment length (default 0: one fragment per video frame)
   --log-level L        fatal|error|warn|info|debug (default info)
   --print-config       print the effective configuration and exit
 
@@ -62,6 +63,7 @@ Publish (on the device with the camera; needs ffmpeg there):
   --format F           ffmpeg input format, e.g. mpegts or h264 for a stream on stdin
   --video-size WxH     capture size of a camera, picture size of demo (e.g. 1280x720)
   --framerate N        frames per second of a camera, of demo, or of raw H.264 on stdin
+  --fragment-ms MS     fragment length (default 0: one fragment per video frame, lowest latency)
   --publisher LABEL    who publishes, shown in the meta (default host:pid)
   -q, --quiet          no progress on stderr (errors are still printed)
   Runs until Ctrl-C / SIGTERM (then marks the channel offline and clears its init),
@@ -104,6 +106,7 @@ async function main(argv: string[]): Promise<boolean> {
       format: { type: 'string' },
       'video-size': { type: 'string' },
       framerate: { type: 'string' },
+      'fragment-ms': { type: 'string' },
       publisher: { type: 'string' },
       ca: { type: 'string' },
       insecure: { type: 'boolean' },
@@ -119,10 +122,12 @@ async function main(argv: string[]): Promise<boolean> {
     if (!arg) throw new CliError('publish needs an input: demo, /dev/video0, a URL, a file or - (stdin); see mqttcast --help', EXIT.USAGE);
     const framerate = values.framerate === undefined ? undefined : Number(values.framerate);
     if (framerate !== undefined && !(framerate > 0 && framerate <= 240)) throw new CliError('--framerate must be a number of frames per second', EXIT.USAGE);
+    const fragmentMs = values['fragment-ms'] === undefined ? undefined : Number(values['fragment-ms']);
+    if (fragmentMs !== undefined && !(fragmentMs >= 0 && fragmentMs <= 2000)) throw new CliError('--fragment-ms must be 0 (one frame) to 2000 milliseconds', EXIT.USAGE);
     await publishCommand({
       input: arg, name: values.name, broker: values.broker ?? 'mqtt://127.0.0.1:1883', username: values.username, password: values.password,
       prefix: values.prefix ?? DEFAULT_PREFIX, ca: values.ca, insecure: values.insecure ?? false, publisher: values.publisher,
-      loop: values.loop ?? false, transcode: values.transcode ?? false, format: values.format, videoSize: values['video-size'], framerate,
+      loop: values.loop ?? false, transcode: values.transcode ?? false, format: values.format, videoSize: values['video-size'], framerate, fragmentMs,
       quiet: values.quiet ?? false, ffmpegPath: process.env.MQTTCAST_FFMPEG, ffprobePath: process.env.MQTTCAST_FFPROBE,
     });
     return false;

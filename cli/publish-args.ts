@@ -4,7 +4,7 @@
  * and devices are fine here; the output is the media server's low-latency fMP4.
  */
 import path from 'node:path';
-import { OUTPUT_ARGS, demoInput, encodeArgs, type OutputProfile } from '../media-server/ffmpeg/ffmpeg-args.js';
+import { demoInput, encodeArgs, outputArgs, type OutputProfile } from '../media-server/ffmpeg/ffmpeg-args.js';
 
 export type PublishInput =
   | { kind: 'demo' }
@@ -22,6 +22,8 @@ export interface InputOptions {
   videoSize?: string;
   /** Frames per second of a device, of the demo, or of a raw H.264 stream on stdin. */
   framerate?: number;
+  /** Fragment length in ms; 0 or unset: one fragment per video frame (as the media server). */
+  fragmentMs?: number;
 }
 
 export const DEMO_DEFAULTS = { width: 1280, height: 720, fps: 30 } as const;
@@ -113,14 +115,14 @@ export function buildProbeArgs(input: Exclude<PublishInput, { kind: 'demo' }>, o
 /**
  * ffmpeg arguments: the input (real time for files, small analysis for live inputs),
  * copy or transcode per `profile`, and fragmented MP4 on stdout exactly as the media
- * server makes it (same fragment duration, prft wall-clock stamps).
+ * server makes it (one fragment per frame unless `fragmentMs`, prft wall-clock stamps).
  */
 export function buildPublishArgs(input: PublishInput, profile: OutputProfile, live: boolean, opts: InputOptions): string[] {
   if (input.kind === 'demo') {
     const size = opts.videoSize ? parseVideoSize(opts.videoSize) : undefined;
     const fps = opts.framerate ?? DEMO_DEFAULTS.fps;
     const demo = { enabled: true, width: size?.width ?? DEMO_DEFAULTS.width, height: size?.height ?? DEMO_DEFAULTS.height, fps };
-    return [...BASE_ARGS, ...demoInput(demo), '-map', '0:v:0', '-map', '1:a:0', ...encodeArgs({ video: 'h264', audio: 'aac' }, fps), ...OUTPUT_ARGS];
+    return [...BASE_ARGS, ...demoInput(demo), '-map', '0:v:0', '-map', '1:a:0', ...encodeArgs({ video: 'h264', audio: 'aac' }, fps), ...outputArgs(opts.fragmentMs ?? 0, fps)];
   }
   const args = [...BASE_ARGS, ...openArgs(input, opts)];
   if (input.kind === 'file' && opts.loop) args.push('-stream_loop', '-1');
@@ -133,5 +135,5 @@ export function buildPublishArgs(input: PublishInput, profile: OutputProfile, li
   if (profile.video !== 'none') args.push('-map', '0:v:0');
   if (profile.audio !== 'none') args.push('-map', '0:a:0');
   const gopFrames = opts.framerate !== undefined && profile.video === 'h264' ? Math.round(opts.framerate) : undefined;
-  return [...args, ...encodeArgs(profile, gopFrames), ...OUTPUT_ARGS];
+  return [...args, ...encodeArgs(profile, gopFrames), ...outputArgs(opts.fragmentMs ?? 0, opts.framerate ?? profile.fps)];
 }

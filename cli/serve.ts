@@ -18,6 +18,7 @@ export function configFromFlags(flags: Record<string, string | string[] | boolea
   if (typeof flags.host === 'string') out.host = flags.host;
   num('httpPort', 'http-port');
   num('mqttPort', 'mqtt-port');
+  num('fragmentMs', 'fragment-ms');
   if (typeof flags.broker === 'string') out.brokerUrl = flags.broker;
   if (typeof flags.username === 'string') out.brokerUsername = flags.username;
   if (typeof flags.password === 'string') out.brokerPassword = flags.password;

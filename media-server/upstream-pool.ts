@@ -151,13 +151,13 @@ export class UpstreamPool {
 
   private create(spec: SourceSpec, key: string, profile: OutputProfile, mode: Mode, live: boolean): Upstream {
     this.checkUpstreamLimit();
-    const { limits, demo } = this.config;
+    const { limits } = this.config;
     const id = `u${++this.sequence}`;
     const grant = this.grant(spec);
     const log = this.log.child({ upstream: id, source: spec.name ?? spec.url });
     const producer = new FfmpegProducer({
       ffmpeg: this.ffmpeg,
-      args: buildFfmpegArgs(spec, profile, live, demo, grant?.proxyUrl),
+      args: buildFfmpegArgs(spec, profile, live, this.config, grant?.proxyUrl),
       live,
       kind: spec.kind,
       stallTimeoutMs: limits.stallTimeoutMs,

@@ -19,6 +19,8 @@ export interface InitTrack {
   channels?: number;
   /** `trex` default sample flags. */
   defaultSampleFlags: number;
+  /** `trex` default sample duration, in the track's timescale (0: none). */
+  defaultSampleDuration: number;
 }
 
 export interface InitInfo {
@@ -35,14 +37,15 @@ export function parseInit(bytes: Uint8Array): InitInfo {
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const moov = findPath(bytes, ['moov']);
   if (!moov) throw new BoxFormatError('init segment has no moov box');
-  const trexFlags = new Map<number, number>();
+  const trex = new Map<number, TrexDefaults>();
   const mvex = findChild(bytes, moov, 'mvex');
   if (mvex) {
-    for (const trex of findChildren(bytes, mvex, 'trex')) {
-      trexFlags.set(dv.getUint32(trex.payload + 4), dv.getUint32(trex.payload + 20));
+    for (const box of findChildren(bytes, mvex, 'trex')) {
+      if (box.end - box.payload < 24) throw new BoxFormatError('trex box is too short');
+      trex.set(dv.getUint32(box.payload + 4), { duration: dv.getUint32(box.payload + 12), flags: dv.getUint32(box.payload + 20) });
     }
   }
-  const tracks = findChildren(bytes, moov, 'trak').map((trak) => parseTrak(bytes, dv, trak, trexFlags));
+  const tracks = findChildren(bytes, moov, 'trak').map((trak) => parseTrak(bytes, dv, trak, trex));
   const usable = tracks.filter((t) => t.type !== 'other');
   const video = usable.find((t) => t.type === 'video');
   const kind = video ? 'video' : 'audio';
@@ -50,7 +53,12 @@ export function parseInit(bytes: Uint8Array): InitInfo {
   return { tracks: usable, mimeCodec, videoTrackId: video?.id };
 }
 
-function parseTrak(bytes: Uint8Array, dv: DataView, trak: BoxHeader, trexFlags: Map<number, number>): InitTrack {
+interface TrexDefaults {
+  duration: number;
+  flags: number;
+}
+
+function parseTrak(bytes: Uint8Array, dv: DataView, trak: BoxHeader, trex: Map<number, TrexDefaults>): InitTrack {
   const tkhd = findChild(bytes, trak, 'tkhd');
   const mdhd = findPath(bytes, ['mdia', 'mdhd'], trak);
   const hdlr = findPath(bytes, ['mdia', 'hdlr'], trak);
@@ -63,7 +71,8 @@ function parseTrak(bytes: Uint8Array, dv: DataView, trak: BoxHeader, trexFlags: 
   const handler = fourcc(bytes, hdlr.payload + 8);
   const type = handler === 'vide' ? 'video' : handler === 'soun' ? 'audio' : 'other';
   const entry = readBoxAt(bytes, stsd.payload + 8, stsd.end);
-  const base = { id, type, timescale, entry: entry.type, defaultSampleFlags: trexFlags.get(id) ?? 0 } as const;
+  const defaults = trex.get(id);
+  const base = { id, type, timescale, entry: entry.type, defaultSampleFlags: defaults?.flags ?? 0, defaultSampleDuration: defaults?.duration ?? 0 } as const;
   if (type === 'video') {
     const width = dv.getUint16(entry.payload + 24);
     const height = dv.getUint16(entry.payload + 26);

@@ -31,7 +31,7 @@ function expectStartsOnKeyframe(media: Buffer[]): InitInfo {
 
 beforeAll(async () => {
   service = await startTestService({
-    limits: { leaseMs: 2000, lingerMs: 500, flowWindow: 8, maxRestarts: 2, stallTimeoutMs: 5000 },
+    limits: { leaseMs: 2000, lingerMs: 500, flowWindowMs: 1600, maxRestarts: 2, stallTimeoutMs: 5000 },
   });
 });
 
@@ -98,8 +98,10 @@ describe('leases and last-wills', () => {
   });
 });
 
-describe('flow control', () => {
-  it('skips a stalled viewer ahead while a healthy one gets every fragment in order', async () => {
+describe('flow control with one-frame fragments', () => {
+  const videoSamples = (init: InitInfo, f: Buffer): number => parseFragment(f).tracks.find((t) => t.trackId === init.videoTrackId)?.sampleCount ?? 0;
+
+  it('skips a stalled viewer ahead to a keyframe while a healthy one gets every fragment in order', async () => {
     const healthy = await viewer();
     const slow = await viewer();
     const observer = await viewer();
@@ -112,24 +114,46 @@ describe('flow control', () => {
     await slow.play({ source: 'demo' });
     await slow.waitForFragments(2);
     slow.client.stream.pause(); // stops reading: what it has acked stops growing
-    const session = (): { sent: number; acked: number } | undefined => service.mediaServer.session(slow.replyTopic);
+    const session = (): { unackedMs: number } | undefined => service.mediaServer.session(slow.replyTopic);
     const rssStart = process.memoryUsage().rss;
-    let maxLag = 0;
+    let maxLagMs = 0;
     await waitFor(
       () => {
-        const s = session();
-        if (s) maxLag = Math.max(maxLag, s.sent - s.acked);
+        maxLagMs = Math.max(maxLagMs, session()?.unackedMs ?? 0);
         return slowStatus.some((st) => st.reason === 'viewer_behind' && Number(st.skipped) > 0);
       },
       { timeoutMs: 30_000, message: 'skip notice for the stalled viewer' },
     );
     const before = healthy.fragments.length;
     await healthy.waitForFragments(before + 10);
+    const init = expectStartsOnKeyframe(healthy.media);
     const seqs = healthy.fragments.map((f) => parseFragment(f).sequence);
     expect(seqs).toEqual(seqs.map((_, i) => seqs[0]! + i)); // every fragment, in order, none skipped
-    expect(maxLag).toBeLessThanOrEqual(8 + 1); // bounded by the flow window, not by time
+    // One video frame per fragment (the default); audio-only fragments may sit between them.
+    expect(Math.max(...healthy.fragments.map((f) => videoSamples(init, f)))).toBe(1);
+    expect(healthy.fragments.filter((f) => videoSamples(init, f) === 1).length).toBeGreaterThan(healthy.fragments.length / 2);
+    // Bounded by the flow window (1600 ms of media), not by how long the viewer stalled.
+    expect(maxLagMs).toBeGreaterThan(0);
+    expect(maxLagMs).toBeLessThanOrEqual(1600 + 1000 / 15);
     expect(process.memoryUsage().rss - rssStart).toBeLessThan(200 * 1024 * 1024);
+
+    // Reading again: after the gap, the slow viewer resumes on a keyframe.
+    const heldBack = slow.fragments.length;
     slow.client.stream.resume();
+    await waitFor(
+      () => {
+        const s = slow.fragments.map((f) => parseFragment(f).sequence);
+        return s.some((q, i) => i > 0 && q !== s[i - 1]! + 1);
+      },
+      { timeoutMs: 30_000, message: 'the slow viewer gets fragments after its skip' },
+    );
+    expect(slow.fragments.length).toBeGreaterThan(heldBack);
+    const got = slow.fragments.map((f) => ({ f, seq: parseFragment(f).sequence }));
+    const video = init.tracks.find((t) => t.id === init.videoTrackId)!;
+    for (let i = 1; i < got.length; i++) {
+      if (got[i]!.seq === got[i - 1]!.seq + 1) continue;
+      expect(fragmentStartsWithSync(parseFragment(got[i]!.f), init.videoTrackId, video.defaultSampleFlags)).toBe(true);
+    }
   });
 });
 

@@ -46,12 +46,15 @@ export const LimitsSchema = z
     /** Keep an upstream this long after its last viewer left (or after a describe). */
     lingerMs: z.number().int().min(0).default(10_000),
     /**
-     * Fragments, and bytes, a viewer may be behind its acks before it is skipped to the next
-     * sync fragment. The byte bound keeps what a broker holds for a stalled socket small (Aedes
+     * Media time (ms), and bytes, a viewer may be behind its acks before it is skipped to the
+     * next sync fragment — counted in time, so it means the same for one-frame fragments and
+     * for 200 ms ones. The byte bound keeps what a broker holds for a stalled socket small (Aedes
      * drops a subscriber whose socket stays full for 10 s; 8 s of a 5 Mb/s stream already was 5 MB).
      */
-    flowWindow: z.number().int().min(2).default(15),
+    flowWindowMs: z.number().int().min(200).default(3000),
     flowWindowBytes: z.number().int().min(64 * 1024).default(2 * 1024 * 1024),
+    /** Replaced in 0.2 by flowWindowMs (fragments were 200 ms; 15 of them = 3000 ms). */
+    flowWindow: z.never({ error: 'limits.flowWindow (a count of fragments) was replaced by limits.flowWindowMs (milliseconds of media; 15 fragments were 3000 ms)' }).optional(),
     /** Wait this long for a source's init segment before giving up. */
     startTimeoutMs: z.number().int().min(1000).default(20_000),
     /** No init segment or fragment for this long is a stall: ffmpeg is stopped (a live source restarted). */
@@ -102,6 +105,11 @@ export const ConfigSchema = z
       })
       .strict()
       .prefault({}),
+    /**
+     * Length of the fMP4 fragments ffmpeg writes, in milliseconds; 0 (default) is one
+     * fragment per video frame: each frame leaves as soon as it is encoded.
+     */
+    fragmentMs: z.number().min(0).max(2000).default(0),
     ffmpegPath: z.string().optional(),
     ffprobePath: z.string().optional(),
     /** Largest MQTT packet the embedded broker accepts from a client. */
@@ -152,6 +160,7 @@ export const ENV_KEYS: Record<string, { key: string; parse: (v: string) => unkno
   MQTTCAST_LOG_LEVEL: { key: 'logLevel', parse: (v) => v },
   MQTTCAST_LOG_FORMAT: { key: 'logFormat', parse: (v) => v },
   MQTTCAST_SHARE_GROUP: { key: 'shareGroup', parse: (v) => v },
+  MQTTCAST_FRAGMENT_MS: { key: 'fragmentMs', parse: Number },
   MQTTCAST_SECURE: { key: 'secure', parse: (v) => v === '1' || v.toLowerCase() === 'true' },
 };
 

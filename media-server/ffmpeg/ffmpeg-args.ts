@@ -12,6 +12,8 @@ export interface OutputProfile {
   audio: 'copy' | 'aac' | 'none';
   /** Codec of the copied audio track (AAC from MPEG-TS/HLS needs its ADTS headers converted). */
   audioCodec?: string;
+  /** Frames per second of the video, when the probe knows it (sets the one-frame fragment length). */
+  fps?: number;
 }
 
 export function profileKey(p: OutputProfile): string {
@@ -30,8 +32,32 @@ export const PROTOCOL_WHITELIST: Record<Exclude<SourceKind, 'demo' | 'channel'>,
   file: 'file',
 };
 
-/** Fragment length in microseconds: sub-GOP, so the first bytes leave early. */
-export const FRAGMENT_DURATION_US = 200_000;
+/**
+ * How ffmpeg cuts fragments. `fragmentMs` 0 (the default) is one fragment per
+ * video frame: `-frag_duration` of 0.9 frame (timestamps jitter) makes each
+ * fragment one video frame plus the audio of that time (measured: 30 fps + AAC,
+ * 30 fragments/s, none audio-only, where `frag_every_frame` or a 1 µs duration
+ * also cut on every audio packet, 47–77/s). Without a known frame rate (RTSP
+ * from its SDP alone) fragments are cut at the first packet 30 ms or more into
+ * the fragment: one frame up to 33 fps. A positive `fragmentMs` cuts at that
+ * length instead (200 = the 0.1 release's fragments).
+ */
+export function fragmentArgs(fragmentMs: number, fps: number | undefined): string[] {
+  if (fragmentMs > 0) return ['-frag_duration', String(Math.round(fragmentMs * 1000))];
+  if (fps !== undefined && fps > 0 && fps <= 240) return ['-frag_duration', String(Math.floor(900_000 / fps))];
+  return ['-frag_duration', '1', '-min_frag_duration', String(UNKNOWN_RATE_MIN_FRAGMENT_US)];
+}
+
+/** Shortest fragment when the frame rate is unknown: one frame of a 33 fps stream. */
+const UNKNOWN_RATE_MIN_FRAGMENT_US = 30_000;
+
+/** A frame rate from ffprobe's `avg_frame_rate` (e.g. `30000/1001`); undefined when unknown or implausible. */
+export function parseFrameRate(text: string | undefined): number | undefined {
+  const m = /^(\d+)(?:\/(\d+))?$/.exec(text ?? '');
+  if (!m) return undefined;
+  const fps = Number(m[1]) / Number(m[2] ?? 1);
+  return Number.isFinite(fps) && fps >= 1 && fps <= 240 ? fps : undefined;
+}
 
 const BASE_ARGS = ['-hide_banner', '-nostdin', '-nostats', '-loglevel', 'error'];
 
@@ -99,28 +125,36 @@ export function encodeArgs(profile: OutputProfile, gopFrames: number | undefined
   return args;
 }
 
-export const OUTPUT_ARGS = [
-  '-f', 'mp4',
-  '-movflags', 'frag_keyframe+empty_moov+default_base_moof',
-  '-frag_duration', String(FRAGMENT_DURATION_US),
-  '-write_prft', 'wallclock',
-  '-flush_packets', '1',
-  'pipe:1',
-];
+/**
+ * Fragmented MP4 on stdout: an init segment without duration (`empty_moov`: no
+ * `mehd`, zero `mvhd` duration, so Chromium plays it as live with a small
+ * buffer), fragments cut per `fragmentArgs`, each with a wall-clock `prft`.
+ */
+export function outputArgs(fragmentMs: number, fps: number | undefined): string[] {
+  return [
+    '-f', 'mp4',
+    '-movflags', 'frag_keyframe+empty_moov+default_base_moof',
+    ...fragmentArgs(fragmentMs, fps),
+    '-write_prft', 'wallclock',
+    '-flush_packets', '1',
+    'pipe:1',
+  ];
+}
 
-export function buildFfmpegArgs(spec: SourceSpec, profile: OutputProfile, live: boolean, demo: Config['demo'], proxyUrl?: string): string[] {
+export function buildFfmpegArgs(spec: SourceSpec, profile: OutputProfile, live: boolean, config: Pick<Config, 'demo' | 'fragmentMs'>, proxyUrl?: string): string[] {
+  const { demo, fragmentMs } = config;
   if (spec.kind === 'demo') {
     return [
       ...BASE_ARGS, ...demoInput(demo),
       '-map', '0:v:0', '-map', '1:a:0',
       ...encodeArgs({ video: 'h264', audio: 'aac' }, demo.fps),
-      ...OUTPUT_ARGS,
+      ...outputArgs(fragmentMs, demo.fps),
     ];
   }
   const maps: string[] = [];
   if (profile.video !== 'none') maps.push('-map', '0:v:0');
   if (profile.audio !== 'none') maps.push('-map', '0:a:0');
-  return [...BASE_ARGS, ...urlInput(spec, live, proxyUrl), ...maps, ...encodeArgs(profile, undefined), ...OUTPUT_ARGS];
+  return [...BASE_ARGS, ...urlInput(spec, live, proxyUrl), ...maps, ...encodeArgs(profile, undefined), ...outputArgs(fragmentMs, profile.fps)];
 }
 
 export function buildProbeArgs(spec: SourceSpec, proxyUrl?: string): string[] {

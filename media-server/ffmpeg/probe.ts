@@ -3,7 +3,7 @@
  * decides per track whether to copy it or transcode it for the requester.
  */
 import { MqttcastError } from '../../protocol/index.js';
-import { buildProbeArgs, type OutputProfile } from './ffmpeg-args.js';
+import { buildProbeArgs, parseFrameRate, type OutputProfile } from './ffmpeg-args.js';
 import { diagnose } from './ffmpeg-diagnosis.js';
 import { FfmpegProcess, type ProcessLimits } from './ffmpeg-process.js';
 import type { SourceSpec } from '../policy/sources.js';
@@ -15,6 +15,8 @@ export interface ProbedTrack {
   height?: number;
   sampleRate?: number;
   channels?: number;
+  /** Frames per second (video), when ffprobe knows it: not from an RTSP SDP alone. */
+  fps?: number;
 }
 
 export interface ProbeResult {
@@ -31,6 +33,7 @@ interface FfprobeStream {
   height?: number;
   sample_rate?: string;
   channels?: number;
+  avg_frame_rate?: string;
 }
 
 /** Families a browser can play inside MP4, keyed by the prefix of an RFC 6381 string. */
@@ -71,6 +74,7 @@ export function decideProfile(probe: ProbeResult, families: Set<string>): Output
     video: probe.video ? (playable(probe.video) ? 'copy' : 'h264') : 'none',
     audio: probe.audio ? (playable(probe.audio) ? 'copy' : 'aac') : 'none',
     audioCodec: probe.audio?.codec,
+    fps: probe.video?.fps,
   };
 }
 
@@ -86,6 +90,7 @@ export function parseProbeOutput(json: string): ProbeResult {
           height: s.height,
           sampleRate: s.sample_rate ? Number(s.sample_rate) : undefined,
           channels: s.channels,
+          fps: s.codec_type === 'video' ? parseFrameRate(s.avg_frame_rate) : undefined,
         }
       : undefined;
   const duration = Number(data.format?.duration);

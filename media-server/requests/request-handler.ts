@@ -147,7 +147,7 @@ export class RequestHandler {
         sink: this.sinkFor(props.correlationData),
         leaseMs: limits.leaseMs,
         maxSessionMs: limits.maxSessionSeconds * 1000,
-        flowWindow: limits.flowWindow,
+        flowWindowMs: limits.flowWindowMs,
         flowWindowBytes: limits.flowWindowBytes,
         metrics: this.ctx.metrics,
         log: this.ctx.log.child({ session: id, reply: req.replyTopic }),

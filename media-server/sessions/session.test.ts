@@ -25,7 +25,7 @@ function setup(overrides: Partial<SessionOptions> = {}) {
     },
     leaseMs: 5000,
     maxSessionMs: 60_000,
-    flowWindow: 6,
+    flowWindowMs: 600,
     flowWindowBytes: 10_000,
     metrics: new Metrics(),
     log: pino({ level: 'silent' }),
@@ -33,7 +33,8 @@ function setup(overrides: Partial<SessionOptions> = {}) {
     ...overrides,
   });
   let index = 0;
-  const frag = (sync: boolean, size = 100): Fragment => ({ data: Buffer.alloc(size), index: ++index, sync });
+  /** `durationMs` null: a fragment whose samples state no duration. */
+  const frag = (sync: boolean, size = 100, durationMs: number | null = 100): Fragment => ({ data: Buffer.alloc(size), index: ++index, sync, durationMs: durationMs ?? undefined });
   return { session, published, statuses, ended, frag, upstream };
 }
 
@@ -55,7 +56,7 @@ describe('Session', () => {
     session.onInit(Buffer.from('init'), INIT_INFO);
     session.onFragment(frag(true));
     session.ack(1);
-    for (let i = 0; i < 10; i++) session.onFragment(frag(false)); // no acks: 6 sent, then skipped
+    for (let i = 0; i < 10; i++) session.onFragment(frag(false)); // no acks: 600 ms sent, then skipped
     expect(session.sent).toBe(7);
     expect(session.skipped).toBe(4);
     expect(statuses.at(-1)).toMatchObject({ reason: 'viewer_behind', skipped: 1 });
@@ -66,7 +67,35 @@ describe('Session', () => {
     expect(published.length).toBe(1 + 8);
   });
 
-  it('also skips by bytes in flight, before the fragment count is reached', () => {
+  it('counts the window in media time: one-frame fragments reach it at the same time as 100 ms ones', () => {
+    const { session, frag } = setup();
+    session.onInit(Buffer.from('init'), INIT_INFO);
+    session.onFragment(frag(true, 100, 1000 / 30));
+    session.ack(1);
+    for (let i = 0; i < 40; i++) session.onFragment(frag(false, 100, 1000 / 30)); // 600 ms = 18 frames, then skipped
+    expect(session.sent).toBe(19);
+    expect(session.skipped).toBe(22);
+    // Caught up to within half the window (300 ms = 9 frames): resumes at the next sync fragment.
+    session.ack(9);
+    session.onFragment(frag(true, 100, 1000 / 30));
+    expect(session.sent).toBe(19);
+    session.ack(12);
+    session.onFragment(frag(false, 100, 1000 / 30));
+    session.onFragment(frag(true, 100, 1000 / 30));
+    expect(session.sent).toBe(20);
+  });
+
+  it('with fragments that state no duration, the byte bound still holds', () => {
+    const { session, frag } = setup();
+    session.onInit(Buffer.from('init'), INIT_INFO);
+    session.onFragment(frag(true, 1000, null));
+    session.ack(1);
+    for (let i = 0; i < 30; i++) session.onFragment(frag(false, 1000, null));
+    expect(session.sent).toBe(11); // 10 000 bytes unacked
+    expect(session.skipped).toBe(20);
+  });
+
+  it('also skips by bytes in flight, before the time window is reached', () => {
     const { session, frag } = setup();
     session.onInit(Buffer.from('init'), INIT_INFO);
     session.onFragment(frag(true, 4000));

@@ -8,6 +8,7 @@ import type { Logger } from 'pino';
 import type { ErrorCode, InitInfo, Mode, MqttcastError, Status } from '../../protocol/index.js';
 import type { Metrics } from '../daemon/metrics.js';
 import type { Fragment, Upstream, UpstreamEvent, UpstreamViewer } from '../upstreams/upstream.js';
+import { FlowWindow } from './flow-window.js';
 
 export type EndReason = 'stop' | 'client_gone' | 'source_ended' | 'lease_expired' | 'max_duration' | 'server_shutdown' | 'error' | 'broker_lost' | 'viewer_gone';
 
@@ -30,7 +31,8 @@ export interface SessionOptions {
   sink: SessionSink;
   leaseMs: number;
   maxSessionMs: number;
-  flowWindow: number;
+  /** Media time, and bytes, a viewer may be behind its acks before it is skipped ahead. */
+  flowWindowMs: number;
   flowWindowBytes: number;
   log: Logger;
   metrics: Metrics;
@@ -53,8 +55,8 @@ export class Session implements UpstreamViewer {
   private skipping = false;
   private ended = false;
   private lastSkipNotice = 0;
-  /** Sizes of the most recently sent fragments, newest last (at most flowWindow of them). */
-  private readonly sentSizes: number[] = [];
+  /** Sent and not yet acknowledged: media time and bytes. */
+  private readonly window = new FlowWindow();
   private leaseTimer?: NodeJS.Timeout;
   private readonly maxTimer: NodeJS.Timeout;
 
@@ -73,6 +75,11 @@ export class Session implements UpstreamViewer {
 
   get isEnded(): boolean {
     return this.ended;
+  }
+
+  /** Media time sent and not yet acknowledged (what the flow window counts). */
+  get unackedMs(): number {
+    return this.window.lagMs;
   }
 
   /** Whether the viewer ever acked (a lease then keeps it alive; otherwise it is a script). */
@@ -95,11 +102,10 @@ export class Session implements UpstreamViewer {
   onFragment(f: Fragment): void {
     if (this.ended) return;
     if (this.needSync && !f.sync) return;
-    const lag = this.sent - this.acked;
-    const lagBytes = this.unackedBytes(lag);
-    const { flowWindow, flowWindowBytes } = this.options;
-    if (this.ackedOnce && (lag >= flowWindow || lagBytes >= flowWindowBytes)) this.skipping = true;
-    if (this.skipping && (!f.sync || lag > flowWindow / 2 || lagBytes > flowWindowBytes / 2)) {
+    const { flowWindowMs, flowWindowBytes } = this.options;
+    if (this.ackedOnce && this.window.reaches(flowWindowMs, flowWindowBytes)) this.skipping = true;
+    // Resume only at a sync fragment, and only once the viewer has caught up to half the window.
+    if (this.skipping && (!f.sync || this.window.reaches(flowWindowMs, flowWindowBytes, 0.5))) {
       this.skip();
       return;
     }
@@ -110,8 +116,7 @@ export class Session implements UpstreamViewer {
       return;
     }
     this.sent++;
-    this.sentSizes.push(f.data.byteLength);
-    if (this.sentSizes.length > this.options.flowWindow) this.sentSizes.shift();
+    this.window.sent(this.sent, f.durationMs, f.data.byteLength);
     this.options.metrics.fragmentsSent.inc();
     this.options.metrics.bytesSent.inc({}, f.data.byteLength);
     if (this.sent === 1) {
@@ -138,16 +143,10 @@ export class Session implements UpstreamViewer {
     if (this.ended) return;
     this.ackedOnce = true;
     this.acked = Math.min(Math.max(this.acked, seq), this.sent);
+    this.window.acked(this.acked);
     this.bufferedMs = bufferedMs;
     clearTimeout(this.leaseTimer);
     this.leaseTimer = setTimeout(() => this.end('lease_expired'), this.options.leaseMs);
-  }
-
-  /** Bytes of the `lag` newest fragments (those not acked yet), as far as remembered. */
-  private unackedBytes(lag: number): number {
-    let sum = 0;
-    for (let i = Math.max(0, this.sentSizes.length - lag); i < this.sentSizes.length; i++) sum += this.sentSizes[i]!;
-    return sum;
   }
 
   private skip(): void {

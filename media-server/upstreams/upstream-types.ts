@@ -7,6 +7,8 @@ export interface Fragment {
   index: number;
   sync: boolean;
   producerTimeMs?: number;
+  /** Media time the fragment carries (its longest track), when its samples state durations. */
+  durationMs?: number;
 }
 
 export type UpstreamEvent =

@@ -6,7 +6,7 @@
  */
 import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
-import { MqttcastError, fragmentStartsWithSync, parseFragment, parseInit, type InitInfo, type Mode } from '../../protocol/index.js';
+import { MqttcastError, fragmentDurationMs, fragmentStartsWithSync, parseFragment, parseInit, type InitInfo, type Mode } from '../../protocol/index.js';
 import { FragmentCache } from './fragment-cache.js';
 import type { Producer, ProducerSink } from './producer.js';
 import type { Fragment, UpstreamEvent, UpstreamViewer } from './upstream-types.js';
@@ -190,16 +190,18 @@ export class Upstream extends EventEmitter<UpstreamEvents> {
     if (!this.initInfo) return;
     let sync: boolean;
     let producerTimeMs: number | undefined;
+    let durationMs: number | undefined;
     try {
       const info = parseFragment(data);
       const video = this.initInfo.tracks.find((t) => t.id === this.initInfo!.videoTrackId);
       sync = fragmentStartsWithSync(info, this.initInfo.videoTrackId, video?.defaultSampleFlags ?? 0);
       producerTimeMs = info.producerTimeMs;
+      durationMs = fragmentDurationMs(info, this.initInfo);
     } catch (err) {
       this.options.log.warn({ err }, 'unreadable fragment dropped');
       return;
     }
-    const fragment: Fragment = { data, index: ++this.fragmentCount, sync, producerTimeMs };
+    const fragment: Fragment = { data, index: ++this.fragmentCount, sync, producerTimeMs, durationMs };
     this.outage = undefined;
     this.state = 'running';
     if (this.fragmentCount === 1 && !this.options.live) this.markReady(this.initInfo);
