@@ -73,7 +73,25 @@ export class ChannelMuxer {
   /** Audio decode time the next audio sample should have (to close small gaps). */
   private nextAudioTime: number | undefined;
 
-  constructor(private readonly options: ChannelMuxerOptions) {}
+  private audioExpected: boolean;
+
+  constructor(private readonly options: ChannelMuxerOptions) {
+    this.audioExpected = options.audio;
+  }
+
+  /** Whether the init has (or will have) an audio track. */
+  get hasAudio(): boolean {
+    return this.audioExpected;
+  }
+
+  /** No audio config came (a silent or broken microphone): go on with video only, in a new init. */
+  withoutAudio(): void {
+    if (!this.audioExpected) return;
+    this.audioExpected = false;
+    this.pendingAudio = [];
+    this.initWritten = false;
+    this.needKeyframe = true;
+  }
 
   /** True until the next video keyframe has been muxed: the encoder should make one now. */
   get wantsKeyframe(): boolean {
@@ -104,7 +122,7 @@ export class ChannelMuxer {
     if (this.needKeyframe && !chunk.keyframe) return;
     if (this.lastVideoUs !== undefined && chunk.timestampUs <= this.lastVideoUs) return; // out of order: never from a realtime encoder
     if (!this.initWritten) {
-      this.options.onInit(writeInit(this.video!, this.options.audio ? this.audio : undefined));
+      this.options.onInit(writeInit(this.video!, this.audioExpected ? this.audio : undefined));
       this.initWritten = true;
     }
     this.originUs ??= chunk.timestampUs;
@@ -124,7 +142,7 @@ export class ChannelMuxer {
   }
 
   addAudio(chunk: AudioChunkIn): void {
-    if (!this.options.audio || !this.initWritten || this.originUs === undefined) return; // nothing before the first keyframe
+    if (!this.audioExpected || !this.initWritten || this.originUs === undefined) return; // nothing before the first keyframe
     if (this.audioOriginUs === undefined) {
       const skewed = Math.abs(chunk.timestampUs - this.originUs) > MAX_CLOCK_SKEW_US;
       this.audioOriginUs = skewed ? chunk.timestampUs - (this.lastVideoUs! - this.originUs) : this.originUs;
@@ -138,7 +156,7 @@ export class ChannelMuxer {
   }
 
   private ready(): boolean {
-    return this.video !== undefined && (!this.options.audio || this.audio !== undefined);
+    return this.video !== undefined && (!this.audioExpected || this.audio !== undefined);
   }
 
   /** The pending audio as one run; a sample's duration reaches to the next one's time, so small gaps close. */
