@@ -16,6 +16,7 @@ import { findElements, Ui } from './ui.js';
 import type { StatsSnapshot } from './stats.js';
 import type { PlayerState } from './player.js';
 import { WebCodecsEngine, hasWebCodecs } from './webcodecs-engine.js';
+import { mountGoLive } from './go-live/go-live-panel.js';
 
 export interface MqttcastDebug {
   readonly state: PlayerState;
@@ -268,3 +269,6 @@ ui.showSound(true);
 ui.showState(player.state, '');
 showError();
 connect(brokerUrl);
+
+// Go live (client/go-live/): publish this browser's camera as a channel, with the page's broker, credentials and prefix.
+mountGoLive(document.getElementById('go-live'), { context: () => ({ brokerUrl, ...credentials, prefix: route.prefix, clientId }), log: log.child('go-live') });

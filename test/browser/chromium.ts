@@ -13,7 +13,7 @@ export const ARTIFACTS = path.join(ROOT, 'test', 'artifacts');
 
 /** Newest modification time of the files the client is built from. */
 function newestSource(): number {
-  const files = ['client', 'protocol'].flatMap((dir) => readdirSync(path.join(ROOT, dir)).map((f) => path.join(ROOT, dir, f)));
+  const files = ['client', 'protocol'].flatMap((dir) => readdirSync(path.join(ROOT, dir), { recursive: true, encoding: 'utf8' }).map((f) => path.join(ROOT, dir, f)));
   return Math.max(...files.map((f) => statSync(f).mtimeMs));
 }
 
@@ -35,7 +35,8 @@ export interface Browser {
   close(): Promise<void>;
 }
 
-export async function launchChromium(): Promise<Browser> {
+/** `extraArgs`: more Chromium switches, e.g. the fake camera (`--use-fake-device-for-media-stream`). */
+export async function launchChromium(extraArgs: string[] = []): Promise<Browser> {
   const profile = await mkdtemp(path.join(tmpdir(), 'mqttcast-chromium-'));
   const context = await chromium.launchPersistentContext(profile, {
     executablePath: CHROMIUM,
@@ -43,7 +44,7 @@ export async function launchChromium(): Promise<Browser> {
     viewport: { width: 1280, height: 800 },
     args: [
       '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync',
-      '--no-first-run', '--disable-quic', '--autoplay-policy=no-user-gesture-required',
+      '--no-first-run', '--disable-quic', '--autoplay-policy=no-user-gesture-required', ...extraArgs,
     ],
   });
   const consoleErrors: string[] = [];
