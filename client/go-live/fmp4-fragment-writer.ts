@@ -4,7 +4,7 @@
  * `trun` with duration, size and flags per sample), one video frame and the audio
  * encoded since the previous one.
  */
-import { box, concat, fullBox, u32, u64 } from './mp4-box-writer.js';
+import { box, concat, fourcc, fullBox, u32, u64 } from './mp4-box-writer.js';
 
 export interface FragmentSample {
   /** Duration in the track's timescale. */
@@ -74,6 +74,8 @@ export function writeFragment(sequence: number, runs: readonly TrackRun[], produ
     return t;
   });
   const moof = box('moof', mfhd, ...trafs);
-  const mdat = box('mdat', ...used.flatMap((r) => r.samples.map((s) => s.data)));
-  return producer ? concat([prft(producer), moof, mdat]) : concat([moof, mdat]);
+  // The samples are copied once, straight into the message (the mdat is most of its bytes).
+  const mdatHeader = concat([u32(offset - moofSize), fourcc('mdat')]);
+  const data = used.flatMap((r) => r.samples.map((s) => s.data));
+  return concat(producer ? [prft(producer), moof, mdatHeader, ...data] : [moof, mdatHeader, ...data]);
 }

@@ -35,12 +35,13 @@ export function fourcc(code: string): Uint8Array {
 }
 
 export function concat(parts: readonly Part[]): Uint8Array {
-  const arrays = parts.map((p) => (p instanceof Uint8Array ? p : Uint8Array.from(p)));
-  const out = new Uint8Array(arrays.reduce((n, a) => n + a.byteLength, 0));
+  let size = 0;
+  for (const p of parts) size += p.length;
+  const out = new Uint8Array(size);
   let at = 0;
-  for (const a of arrays) {
-    out.set(a, at);
-    at += a.byteLength;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
   }
   return out;
 }
