@@ -65,8 +65,8 @@ describe('ChannelMuxer', () => {
     const infos = fragments.map((f) => parseFragment(f.data));
     expect(infos.map((i) => i.sequence)).toEqual([1, 2, 3]);
     expect(infos.map((i) => fragmentStartsWithSync(i, VIDEO_TRACK_ID, videoDefaults))).toEqual([true, false, false]);
-    // prft: the capture wall clock of each fragment's frame, and that frame's media time.
-    expect(infos.map((i) => Math.round(i.producerTimeMs!))).toEqual([1_800_000_000_050, 1_800_000_000_100, 1_800_000_000_150]);
+    // prft: the capture wall clock of each fragment's end (its frame's capture + duration, as ffmpeg stamps it), and the frame's media time.
+    expect(infos.map((i) => Math.round(i.producerTimeMs!))).toEqual([1_800_000_000_050 + 33, 1_800_000_000_100 + 50, 1_800_000_000_150 + 50]);
     expect(infos.map((i) => i.producerMediaTime)).toEqual([0, 4500, 9000]);
 
     const second = parseFragmentSamples(fragments[1]!.data, tracks);

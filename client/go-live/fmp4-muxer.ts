@@ -2,8 +2,8 @@
  * Encoded video and audio in, the channel's init segment and one fragment per video
  * frame out (DESIGN §8: a fragment that starts a GOP starts with a keyframe). Each
  * fragment carries the video frame, the audio encoded since the previous fragment and a
- * `prft` with the frame's capture wall clock, so a viewer can measure glass-to-glass
- * latency. Pure and synchronous: no timers, no I/O.
+ * `prft` with the capture wall clock (of the fragment's end, as ffmpeg stamps it), so a
+ * viewer can measure glass-to-glass latency. Pure and synchronous: no timers, no I/O.
  *
  * Why not a muxing library: mediabunny (the well-kept choice) writes fragmented MP4 with
  * streaming callbacks, but it starts a new fragment only at a video keyframe
@@ -136,7 +136,8 @@ export class ChannelMuxer {
       samples: [{ duration: toUnits(durationUs, VIDEO_TIMESCALE), data: chunk.data, flags: chunk.keyframe ? SYNC_FLAGS : NON_SYNC_FLAGS }],
     };
     const audio = this.takeAudio();
-    const producer = { trackId: VIDEO_TRACK_ID, unixMs: chunk.wallClockMs, mediaTime: decodeTime };
+    // As ffmpeg's prft (and protocol/prft.ts reads it): the wall clock belongs to the fragment's end, one frame after the capture.
+    const producer = { trackId: VIDEO_TRACK_ID, unixMs: chunk.wallClockMs + durationUs / 1000, mediaTime: decodeTime };
     this.emit(writeFragment(++this.sequence, audio ? [run, audio] : [run], producer), chunk.keyframe, true);
     this.needKeyframe = false;
   }
