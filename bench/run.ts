@@ -14,11 +14,12 @@ import { brokerScenario } from './scenarios/broker.js';
 import { channelsScenario } from './scenarios/channels.js';
 import { fanoutScenario } from './scenarios/fanout.js';
 import { latencyScenario } from './scenarios/latency.js';
+import { peerScenario } from './scenarios/peer.js';
 import { slowViewerScenario } from './scenarios/slow-viewer.js';
 import { ttffBrowserScenario } from './scenarios/ttff-browser.js';
 import { ttffScenario } from './scenarios/ttff.js';
 
-const SCENARIOS: Scenario[] = [ttffScenario, ttffBrowserScenario, latencyScenario, fanoutScenario, brokerScenario, slowViewerScenario, channelsScenario];
+const SCENARIOS: Scenario[] = [ttffScenario, ttffBrowserScenario, latencyScenario, fanoutScenario, brokerScenario, slowViewerScenario, channelsScenario, peerScenario];
 /** Per scenario and for the whole run; the bench stops itself when these pass. */
 const LIMITS = { quick: { scenarioS: 90, totalS: 300 }, full: { scenarioS: 330, totalS: 25 * 60 } };
 
