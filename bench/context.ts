@@ -89,5 +89,7 @@ export function abortableSleep(signal: AbortSignal): (ms: number) => Promise<voi
 export interface Scenario {
   name: string;
   description: string;
+  /** Seconds this scenario may run, when it needs more than the run's default per-scenario limit. */
+  timeLimitS?: { quick: number; full: number };
   run(ctx: ScenarioContext): Promise<void>;
 }

@@ -43,3 +43,16 @@ export function ratio(a: number | undefined, b: number | undefined): number | un
   if (a === undefined || b === undefined || !Number.isFinite(a) || !Number.isFinite(b) || b <= 0) return undefined;
   return a / b;
 }
+
+/**
+ * Drift of a series of [time ms, value] points (ascending time): median of the
+ * last `windowMs` − median of the first `windowMs`. Undefined with fewer than 4 points.
+ */
+export function windowDrift(points: ReadonlyArray<readonly [number, number]>, windowMs: number): number | undefined {
+  if (points.length < 4) return undefined;
+  const t0 = points[0]![0];
+  const tEnd = points[points.length - 1]![0];
+  const first = points.filter(([t]) => t - t0 <= windowMs).map(([, v]) => v);
+  const last = points.filter(([t]) => tEnd - t <= windowMs).map(([, v]) => v);
+  return median(last) - median(first);
+}

@@ -2,8 +2,9 @@
  * Scenario 2: steady latency behind live over a run (quick 20 s, full 3 min).
  * For each fragment, latency = receive wall clock − the producer time of its
  * first sample: the prft corrected for ffmpeg stamping it at the fragment's end
- * (protocol/prft.ts), so a fragment's own duration counts, as it does for a viewer. Drift = median of the last minute − median of the first
- * minute (thirds of the run when it is shorter than three minutes). The media
+ * (protocol/prft.ts), so a fragment's own duration counts, as it does for a
+ * viewer. Drift = median of the last minute − median of the first minute
+ * (thirds of the run when it is shorter than three minutes). The media
  * clock (receive time − decode time) is tracked too: its drift shows a source
  * or encoder falling behind real time, which prft alone cannot. The remuxed
  * RTSP source (the §7 target) and the transcoded demo run at the same time on
@@ -13,7 +14,7 @@ import { startRtspServer } from '../../test/helpers/rtsp-server.js';
 import type { Scenario, ScenarioContext } from '../context.js';
 import { ProcSampler } from '../proc-sampler.js';
 import { startMqttcastServer } from '../server-process.js';
-import { median } from '../stats.js';
+import { windowDrift } from '../stats.js';
 import { BenchViewer, type FragmentSample } from '../viewer.js';
 import { RTSP_SOURCE } from './ttff.js';
 
@@ -21,13 +22,11 @@ const MiB = 2 ** 20;
 
 /** Median of the first and the last window of `windowMs` (by receive time); last − first. */
 export function drift(samples: readonly FragmentSample[], pick: (s: FragmentSample) => number | undefined, windowMs: number): number | undefined {
-  const valid = samples.filter((s) => pick(s) !== undefined);
-  if (valid.length < 4) return undefined;
-  const t0 = valid[0]!.recvMs;
-  const tEnd = valid[valid.length - 1]!.recvMs;
-  const first = valid.filter((s) => s.recvMs - t0 <= windowMs).map((s) => pick(s)!);
-  const last = valid.filter((s) => tEnd - s.recvMs <= windowMs).map((s) => pick(s)!);
-  return median(last) - median(first);
+  const points = samples.flatMap((s) => {
+    const v = pick(s);
+    return v === undefined ? [] : [[s.recvMs, v] as const];
+  });
+  return windowDrift(points, windowMs);
 }
 
 function recordRun(ctx: ScenarioContext, name: string, v: BenchViewer, windowMs: number): void {
