@@ -1,25 +1,24 @@
 /**
- * Wiring: page ↔ broker connection ↔ catalog ↔ player, the last-will, and the
- * read-only `window.mqttcast` debug object used by tests.
+ * The page: one <mqttcast-player> driven by the form (source, decoder, broker,
+ * credentials), its state, errors and stats shown around it, the wall view
+ * (`?wall=cam1,cam2,demo`), the Go-live panel, and the read-only
+ * `window.mqttcast` debug object used by tests. All playing is the element's.
  */
-import { CatalogSchema, DEFAULT_PREFIX, createTopics, isValidPrefix, type Catalog } from '../protocol/index.js';
-import { playerError, type PlayerError } from './errors.js';
-import { createLogger, debugRequested } from './log.js';
-import type { EngineKind, MediaEngine } from './media-sink.js';
-import { findMediaSource } from './media-source.js';
-import { MseEngine } from './mse-engine.js';
-import { MqttConnection, isBrokerUrl, sameOriginBrokerUrl, type ConnectionState } from './mqtt-connection.js';
-import { Player } from './player.js';
-import { Requests, newClientId, type RequestRoute } from './requests.js';
-import { loadBrokerUrl, loadCredentials, loadRoute, saveBrokerUrl, saveCredentials, saveRoute } from './settings.js';
-import { findElements, Ui } from './ui.js';
-import type { StatsSnapshot } from './stats.js';
-import type { PlayerState } from './player.js';
-import { WebCodecsEngine, hasWebCodecs } from './webcodecs-engine.js';
+import { DEFAULT_PREFIX, isValidPrefix, type Catalog } from '../protocol/index.js';
+import type { PlayerError } from './errors.js';
 import { mountGoLive } from './go-live/go-live-panel.js';
+import { createLogger, debugRequested } from './log.js';
+import type { EngineKind } from './media-sink.js';
+import { isBrokerUrl, sameOriginBrokerUrl, type ConnectionState } from './mqtt-connection.js';
+import { defineMqttcastPlayer, type ElementState, type PlayerCredentials } from './player-element.js';
+import type { PlayTarget } from './requests.js';
+import { loadBrokerUrl, loadCredentials, saveBrokerUrl, saveCredentials } from './settings.js';
+import type { StatsSnapshot } from './stats.js';
+import { findElements, Ui } from './ui.js';
+import { WALL_MAX_TILES, Wall, parseWallParam } from './wall.js';
 
 export interface MqttcastDebug {
-  readonly state: PlayerState;
+  readonly state: ElementState;
   readonly stats: StatsSnapshot;
   readonly lastError: PlayerError | null;
   readonly connection: ConnectionState;
@@ -37,179 +36,116 @@ declare global {
   }
 }
 
-/** How long to wait for the retained catalog before assuming open mode. */
-const CATALOG_WAIT_MS = 2000;
-
 const log = createLogger('main', debugRequested(location.search));
-const ui = new Ui(findElements(document));
 const params = new URLSearchParams(location.search);
-const catalogPrefix = isValidPrefix(params.get('prefix') ?? '') ? params.get('prefix')! : DEFAULT_PREFIX;
-const catalogTopic = createTopics(catalogPrefix).catalog;
-const clientId = newClientId(() => crypto.getRandomValues(new Uint32Array(1))[0]! / 2 ** 32);
-const impl = findMediaSource();
-/** `?latency=0.3`: a fixed live-edge target in seconds, for experiments (0.05 to 5); by default it follows the measured jitter. */
-const latencyParam = Number(params.get('latency'));
-const liveTargetS = latencyParam >= 0.05 && latencyParam <= 5 ? latencyParam : undefined;
-
-const mseEngine = impl ? new MseEngine(ui.el.video, impl) : null;
-const webCodecsEngine = hasWebCodecs() ? new WebCodecsEngine(ui.el.canvas, log.child('webcodecs')) : null;
-const mseFallback = impl && !webCodecsEngine ? new MseEngine(ui.el.video, impl, 'MSE (no WebCodecs here)') : null;
-
-/** The engine for a choice, falling back to the other one (and saying so) where the browser lacks it. */
-function engineFor(kind: EngineKind): { engine: MediaEngine | null; notice: string } {
-  if (kind === 'webcodecs' && webCodecsEngine) return { engine: webCodecsEngine, notice: '' };
-  if (kind === 'webcodecs' && mseFallback) {
-    return { engine: mseFallback, notice: 'This browser has no WebCodecs (VideoDecoder): playing with MSE instead.' };
-  }
-  if (mseEngine) return { engine: mseEngine, notice: '' };
-  if (webCodecsEngine) return { engine: webCodecsEngine, notice: 'This browser has no Media Source Extensions: playing with WebCodecs instead.' };
-  return { engine: null, notice: '' };
-}
-
-/** `?mode=webcodecs` or the radio buttons: which decoder to use. */
+const prefixParam = params.get('prefix') ?? '';
+const prefix = isValidPrefix(prefixParam) ? prefixParam : DEFAULT_PREFIX;
+/** `?latency=0.3` is read by the player itself; `?mode=webcodecs` or the radio buttons pick the decoder. */
 const requestedEngine: EngineKind = params.get('mode') === 'webcodecs' ? 'webcodecs' : 'mse';
-const player = new Player({ log: log.child('player'), engine: engineFor(requestedEngine).engine, liveTargetS });
+let credentials: PlayerCredentials = loadCredentials(log);
+
+// Configure the element before it upgrades, so it connects once, with the right broker.
+const raw = document.getElementById('player');
+raw?.setAttribute('mode', requestedEngine);
+if (prefix !== DEFAULT_PREFIX) raw?.setAttribute('prefix', prefix);
+if (loadBrokerUrl(log)) raw?.setAttribute('broker', loadBrokerUrl(log));
+if (raw) (raw as { credentials?: PlayerCredentials }).credentials = credentials;
+defineMqttcastPlayer();
+
+const ui = new Ui(findElements(document));
+const player = ui.el.player;
+const wall = new Wall(ui.el.wall);
 
 function selectEngine(kind: EngineKind): void {
-  const { engine, notice } = engineFor(kind);
-  ui.showEngine(engine?.kind ?? kind, notice, webCodecsEngine !== null, mseEngine !== null);
-  player.setEngine(engine);
+  player.setAttribute('mode', kind);
+  ui.showEngine(player.engine ?? kind, player.notice, player.available.webcodecs, player.available.mse);
   const url = new URL(location.href);
   if (kind === 'webcodecs') url.searchParams.set('mode', 'webcodecs');
   else url.searchParams.delete('mode');
   history.replaceState(history.state, '', url);
 }
 
-let brokerUrl = loadBrokerUrl(log) || sameOriginBrokerUrl(location);
-/** Credentials for a broker in secure mode: the name is remembered, the password kept for this tab only. */
-let credentials = loadCredentials(log);
-let route: RequestRoute = loadRoute(brokerUrl, log) ?? { prefix: catalogPrefix, secure: false };
-let connection: MqttConnection | null = null;
-let catalog: Catalog | null = null;
-let brokerError: PlayerError | null = null;
-/** A problem of this browser, shown until the page is reloaded. */
-const browserError: PlayerError | null = impl || webCodecsEngine ? null : playerError('MSE_UNSUPPORTED');
-let catalogTimer: ReturnType<typeof setTimeout> | undefined;
-/** The connection the player was last attached to (attach once per connect). */
-let attachedTo: MqttConnection | null = null;
-
-function currentError(): PlayerError | null {
-  return player.lastError ?? brokerError ?? browserError;
-}
-
 function showError(): void {
-  ui.showError(currentError());
+  ui.showError(player.error);
 }
 
-function connect(url: string): void {
-  clearTimeout(catalogTimer);
-  connection?.destroy();
-  player.detach();
-  brokerUrl = url;
-  const requests = new Requests(clientId, route, credentials.username);
-  const stop = requests.stop();
-  const conn = new MqttConnection({
-    url,
-    clientId,
-    ...credentials,
-    will: { topic: stop.topic, payload: stop.payload },
-    log: log.child('mqtt'),
-  });
-  connection = conn;
-  ui.showConnection(conn.state);
-  conn.on('state', (state) => {
-    ui.showConnection(state);
-    if (state === 'connected') onConnected(conn);
-    else {
-      clearTimeout(catalogTimer);
-      attachedTo = null;
-      player.detach();
-    }
-  });
-  conn.on('problem', (message, refused) => {
-    if (conn.everConnected && !refused) return; // a drop: the state says "Reconnecting…"
-    if (refused) brokerError = playerError('BROKER_REFUSED', message);
-    else if (brokerError?.code !== 'BROKER_REFUSED') brokerError = playerError('BROKER_UNREACHABLE', `${message}. Retrying…`);
-    showError();
-  });
-  conn.on('message', (topic, bytes) => {
-    if (topic === catalogTopic) onCatalog(conn, bytes);
-    else player.handleMessage(topic, bytes);
-  });
-}
-
-function onConnected(conn: MqttConnection): void {
-  brokerError = null;
-  showError();
-  conn.subscribe({ [catalogTopic]: 1 }).catch((err: unknown) => log.warn('catalog subscription failed', err));
-  clearTimeout(catalogTimer);
-  catalogTimer = setTimeout(() => ready(conn), catalog ? 0 : CATALOG_WAIT_MS);
-}
-
-function onCatalog(conn: MqttConnection, bytes: Uint8Array): void {
-  let parsed: Catalog;
-  try {
-    parsed = CatalogSchema.parse(JSON.parse(new TextDecoder().decode(bytes)));
-  } catch (err) {
-    log.warn('ignoring an invalid catalog', err);
-    return;
-  }
-  catalog = parsed;
-  ui.showSources(parsed);
-  const next: RequestRoute = { prefix: isValidPrefix(parsed.prefix) ? parsed.prefix : route.prefix, secure: parsed.secure };
-  if (next.prefix !== route.prefix || next.secure !== route.secure) {
-    // The last-will names the stop topic, which depends on the mode: reconnect with the right one.
-    route = next;
-    saveRoute(brokerUrl, route, log);
-    connect(brokerUrl);
-    return;
-  }
-  ready(conn);
-}
-
-function ready(conn: MqttConnection): void {
-  clearTimeout(catalogTimer);
-  if (conn !== connection || !conn.connected || attachedTo === conn) return;
-  attachedTo = conn;
-  player.attach(conn, new Requests(clientId, route, credentials.username));
-}
-
-/** Applies the broker URL field; returns false (and says why) when it is not a WebSocket URL. */
+/** Applies the broker fields; returns false (and says why) when the URL is not a WebSocket URL. */
 function applyBrokerField(): boolean {
   const typed = ui.el.brokerUrl.value.trim();
-  const url = typed || sameOriginBrokerUrl(location);
-  if (!isBrokerUrl(url)) {
-    brokerError = playerError('BROKER_URL_INVALID', typed);
-    showError();
+  if (typed && !isBrokerUrl(typed)) {
+    player.setAttribute('broker', typed); // the element shows BROKER_URL_INVALID
     return false;
   }
   saveBrokerUrl(typed, log);
-  const typedCredentials = { username: ui.el.username.value.trim() || undefined, password: ui.el.password.value || undefined };
-  const credentialsChanged = typedCredentials.username !== credentials.username || typedCredentials.password !== credentials.password;
-  credentials = typedCredentials;
+  credentials = { username: ui.el.username.value.trim() || undefined, password: ui.el.password.value || undefined };
   saveCredentials(credentials, log);
-  if (url !== brokerUrl || !connection || credentialsChanged) {
-    brokerError = null;
-    route = loadRoute(url, log) ?? { prefix: catalogPrefix, secure: false };
-    catalog = null;
-    connect(url);
-  }
+  if (typed) player.setAttribute('broker', typed);
+  else player.removeAttribute('broker');
+  player.credentials = credentials;
   return true;
 }
+
+function sourceOf(target: PlayTarget): string {
+  return 'url' in target ? target.url : target.source;
+}
+
+// --- wall ---
+
+function wallNames(): string[] {
+  return parseWallParam(new URL(location.href).searchParams.get('wall'));
+}
+
+function showWall(names: string[]): void {
+  const url = new URL(location.href);
+  if (names.length > 0) url.searchParams.set('wall', names.join(','));
+  else url.searchParams.delete('wall');
+  history.replaceState(history.state, '', url);
+  ui.showWall(names.length > 0);
+  ui.el.wallNames.value = names.join(', ');
+  if (names.length === 0) {
+    wall.clear();
+    return;
+  }
+  // The player view's own picture is now out of sight: it pauses by itself, and resumes on the way back.
+  wall.show(names, player.catalog, {
+    broker: player.getAttribute('broker') ?? '',
+    prefix: player.getAttribute('prefix') ?? '',
+    credentials: credentials.username || credentials.password ? credentials : null,
+    mode: player.getAttribute('mode') ?? 'auto',
+  });
+}
+
+/** The wall names channels by their short name: wait (a moment) for the catalog to resolve them. */
+function showWallWhenCatalogKnown(names: string[]): void {
+  if (player.catalog) return showWall(names);
+  ui.showWall(true);
+  const timer = setTimeout(() => showWall(names), 2500);
+  player.addEventListener('catalog', () => {
+    clearTimeout(timer);
+    showWall(names);
+  }, { once: true });
+}
+
+ui.el.wallToggle.addEventListener('click', () => {
+  if (!ui.el.wallView.hidden) return showWall([]);
+  const fromCatalog = (player.catalog?.sources ?? []).map((s) => s.name).slice(0, WALL_MAX_TILES);
+  showWall(fromCatalog.length > 0 ? fromCatalog : ['demo']);
+});
+ui.el.wallForm.addEventListener('submit', (event) => {
+  event.preventDefault();
+  showWall(parseWallParam(ui.el.wallNames.value));
+});
+
+// --- player view ---
 
 ui.el.form.addEventListener('submit', (event) => {
   event.preventDefault();
   if (!applyBrokerField()) return;
-  player.start(ui.readTarget());
+  player.play(sourceOf(ui.readTarget()));
 });
 ui.el.stop.addEventListener('click', () => player.stop());
 ui.el.engineMse.addEventListener('change', () => selectEngine(ui.readEngine()));
 ui.el.engineWebCodecs.addEventListener('change', () => selectEngine(ui.readEngine()));
-ui.el.sound.addEventListener('click', () => {
-  if (!webCodecsEngine) return;
-  webCodecsEngine.muted = !webCodecsEngine.muted;
-  ui.showSound(webCodecsEngine.muted);
-});
 ui.el.connect.addEventListener('click', () => applyBrokerField());
 ui.el.brokerUrl.addEventListener('keydown', (event) => {
   if (event.key !== 'Enter') return;
@@ -217,58 +153,64 @@ ui.el.brokerUrl.addEventListener('keydown', (event) => {
   applyBrokerField();
 });
 
-player.on('state', (state, detail) => ui.showState(state, detail));
-player.on('error', () => showError());
-player.on('stats', (stats) => ui.showStats(stats, player.stats.latencyHistory.values, player.stats.bitrateHistory.values));
-
-window.addEventListener('pagehide', () => {
-  player.pagehide();
-  connection?.end().catch((err: unknown) => log.warn('disconnect failed', err));
+player.addEventListener('statechange', () => {
+  ui.showState(player.state, player.stateDetail);
+  ui.el.videoFrame.toggleAttribute('data-has-source', player.hasAttribute('source'));
 });
-window.addEventListener('pageshow', (event) => {
-  if (event.persisted) connect(brokerUrl);
+player.addEventListener('errorchange', showError);
+player.addEventListener('stats', (e) => ui.showStats((e as CustomEvent<StatsSnapshot>).detail, player.history.latency, player.history.bitrate));
+player.addEventListener('connection', (e) => {
+  ui.showConnection((e as CustomEvent<ConnectionState>).detail);
+  ui.el.clientId.textContent = player.clientId || '—';
 });
+player.addEventListener('catalog', (e) => ui.showSources((e as CustomEvent<Catalog>).detail));
 
 const debug: MqttcastDebug = Object.freeze({
   get state() {
     return player.state;
   },
   get stats() {
-    return player.snapshot();
+    return player.stats;
   },
   get lastError() {
-    const err = currentError();
+    const err = player.error;
     return err ? { ...err } : null;
   },
   get connection() {
-    return connection?.state ?? 'closed';
+    return player.connection;
   },
-  clientId,
+  get clientId() {
+    return player.clientId;
+  },
   get replyTopic() {
-    return new Requests(clientId, route, credentials.username).replyTopic;
+    return player.replyTopic;
   },
   get brokerUrl() {
-    return brokerUrl;
+    return player.brokerUrl;
   },
   get catalog() {
-    return catalog;
+    return player.catalog;
   },
   get engine() {
-    return player.engine?.kind ?? null;
+    return player.engine;
   },
 });
 Object.defineProperty(window, 'mqttcast', { value: debug, writable: false, configurable: false, enumerable: true });
 
-ui.el.clientId.textContent = clientId;
+ui.el.clientId.textContent = player.clientId || '—';
 ui.el.brokerUrl.value = loadBrokerUrl(log);
 ui.el.username.value = credentials.username ?? '';
 ui.el.password.value = credentials.password ?? '';
 ui.el.defaultBroker.textContent = sameOriginBrokerUrl(location);
 selectEngine(requestedEngine);
-ui.showSound(true);
+ui.showConnection(player.connection);
 ui.showState(player.state, '');
 showError();
-connect(brokerUrl);
+if (player.catalog) ui.showSources(player.catalog);
+if (wallNames().length > 0) showWallWhenCatalogKnown(wallNames());
 
 // Go live (client/go-live/): publish this browser's camera as a channel, with the page's broker, credentials and prefix.
-mountGoLive(document.getElementById('go-live'), { context: () => ({ brokerUrl, ...credentials, prefix: route.prefix, clientId }), log: log.child('go-live') });
+mountGoLive(ui.el.goLive, {
+  context: () => ({ brokerUrl: player.brokerUrl, ...credentials, prefix: player.catalog?.prefix ?? prefix, clientId: player.clientId }),
+  log: log.child('go-live'),
+});

@@ -12,6 +12,16 @@ describe('Requests', () => {
     expect(replyTopicProblem(r.replyTopic, createTopics('video'))).toBeNull();
   });
 
+  it('gives each player sharing the connection its own reply topic; slot 0 keeps the tab\'s topic', () => {
+    const open = [0, 1, 2].map((slot) => new Requests('web-abc', { prefix: 'video', secure: false }, undefined, slot));
+    expect(open.map((r) => r.replyTopic)).toEqual(['video/session/web-abc/live', 'video/session/web-abc/live-1', 'video/session/web-abc/live-2']);
+    for (const r of open) expect(replyTopicProblem(r.replyTopic, createTopics('video'))).toBeNull();
+    const secure = new Requests('web-abc', { prefix: 'video', secure: true }, 'alice', 3);
+    expect(secure.replyTopic).toBe('video/session/alice/web-abc-3');
+    expect(secure.statusTopic).toBe('video/session/alice/web-abc-3/status');
+    expect(open[1]!.unregister()).toEqual({ topic: 'video/unregister', payload: '{"clientId":"web-abc"}' });
+  });
+
   it('sends secure-mode requests to P/req/<clientId>/<kind>', () => {
     const r = new Requests('web-abc', { prefix: 'cams', secure: true });
     expect(r.play({ url: 'rtsp://x/y' }, [], 'p-1').topic).toBe('cams/req/web-abc/play');

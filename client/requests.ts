@@ -26,7 +26,7 @@ export function newClientId(random: () => number = Math.random): string {
 
 export class Requests {
   readonly topics: Topics;
-  /** The tab's one reply (data) topic; fixed so that the last-will can name it. */
+  /** This player's reply (data) topic: slot 0 is the tab's first player, whose stop the secure-mode last-will names. */
   readonly replyTopic: string;
   readonly statusTopic: string;
 
@@ -37,11 +37,14 @@ export class Requests {
     readonly clientId: string,
     readonly route: RequestRoute,
     username?: string,
+    /** Several players share one connection (one client id): each has a slot, and its own reply topic. */
+    readonly slot = 0,
   ) {
     this.topics = createTopics(route.prefix);
     this.namespace = route.secure && username ? username : clientId;
-    // One reply topic per tab, inside the namespace (several tabs of one user must not collide).
-    this.replyTopic = route.secure && username ? `${this.topics.sessionRoot(username)}${clientId}` : `${this.topics.sessionRoot(clientId)}live`;
+    // One reply topic per player of the tab, inside the namespace (several tabs of one user must not collide).
+    const base = route.secure && username ? `${this.topics.sessionRoot(username)}${clientId}` : `${this.topics.sessionRoot(clientId)}live`;
+    this.replyTopic = slot === 0 ? base : `${base}-${slot}`;
     this.statusTopic = this.topics.status(this.replyTopic);
   }
 
@@ -61,6 +64,14 @@ export class Requests {
       request_id: requestId,
       client_id: this.clientId,
     });
+  }
+
+  /**
+   * Ends every session of this tab's client id at once (open mode, `P/unregister`):
+   * the last-will of a connection that several players share.
+   */
+  unregister(): OutgoingMessage {
+    return { topic: this.topics.request('unregister'), payload: JSON.stringify({ clientId: this.clientId }) };
   }
 
   stop(): OutgoingMessage {

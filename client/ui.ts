@@ -6,7 +6,7 @@ import type { Catalog } from '../protocol/index.js';
 import type { PlayerError } from './errors.js';
 import type { EngineKind } from './media-sink.js';
 import type { ConnectionState } from './mqtt-connection.js';
-import type { PlayerState } from './player.js';
+import { MqttcastPlayerElement, type ElementState } from './player-element.js';
 import type { PlayTarget } from './requests.js';
 import { Sparkline } from './sparkline.js';
 import { formatBitrate, formatMs, formatResolution, type StatsSnapshot } from './stats.js';
@@ -24,9 +24,14 @@ export interface UiElements {
   connect: HTMLButtonElement;
   start: HTMLButtonElement;
   stop: HTMLButtonElement;
-  video: HTMLVideoElement;
-  canvas: HTMLCanvasElement;
-  sound: HTMLButtonElement;
+  player: MqttcastPlayerElement;
+  playerView: HTMLElement;
+  wallView: HTMLElement;
+  wallToggle: HTMLButtonElement;
+  wallForm: HTMLFormElement;
+  wallNames: HTMLInputElement;
+  wall: HTMLElement;
+  goLive: HTMLElement;
   engineMse: HTMLInputElement;
   engineWebCodecs: HTMLInputElement;
   engineNotice: HTMLElement;
@@ -62,9 +67,14 @@ export function findElements(doc: Document): UiElements {
     connect: byId(doc, 'connect', HTMLButtonElement),
     start: byId(doc, 'start', HTMLButtonElement),
     stop: byId(doc, 'stop', HTMLButtonElement),
-    video: byId(doc, 'video', HTMLVideoElement),
-    canvas: byId(doc, 'canvas', HTMLCanvasElement),
-    sound: byId(doc, 'sound', HTMLButtonElement),
+    player: byId(doc, 'player', MqttcastPlayerElement),
+    playerView: html('player-view'),
+    wallView: html('wall-view'),
+    wallToggle: byId(doc, 'wall-toggle', HTMLButtonElement),
+    wallForm: byId(doc, 'wall-form', HTMLFormElement),
+    wallNames: byId(doc, 'wall-names', HTMLInputElement),
+    wall: html('wall'),
+    goLive: html('go-live'),
     engineMse: byId(doc, 'engine-mse', HTMLInputElement),
     engineWebCodecs: byId(doc, 'engine-webcodecs', HTMLInputElement),
     engineNotice: html('engine-notice'),
@@ -83,7 +93,7 @@ export function findElements(doc: Document): UiElements {
   };
 }
 
-const STATE_TEXT: Record<PlayerState, string> = {
+const STATE_TEXT: Record<ElementState, string> = {
   idle: 'Idle',
   connecting: 'Connecting to the broker…',
   describing: 'Asking the server about the source…',
@@ -93,6 +103,7 @@ const STATE_TEXT: Record<PlayerState, string> = {
   reconnecting: 'Reconnecting…',
   ended: 'Ended',
   error: 'Error',
+  paused: 'Paused while hidden',
 };
 
 const CONNECTION_TEXT: Record<ConnectionState, string> = {
@@ -135,7 +146,7 @@ export class Ui {
     this.el.urlHint.textContent = `Leave empty to play the source above.${allow}`;
   }
 
-  showState(state: PlayerState, detail: string): void {
+  showState(state: ElementState, detail: string): void {
     const text = state === 'ended' && detail ? `Ended (${detail.replace(/_/g, ' ')})` : STATE_TEXT[state];
     this.el.state.textContent = text;
     this.el.state.dataset.state = state;
@@ -159,9 +170,12 @@ export class Ui {
     return this.el.engineWebCodecs.checked ? 'webcodecs' : 'mse';
   }
 
-  showSound(muted: boolean): void {
-    this.el.sound.textContent = muted ? 'Sound off' : 'Sound on';
-    this.el.sound.setAttribute('aria-pressed', String(!muted));
+  /** The player view or the wall. */
+  showWall(on: boolean): void {
+    this.el.playerView.hidden = on;
+    this.el.wallView.hidden = !on;
+    this.el.wallToggle.textContent = on ? 'Player' : 'Wall';
+    this.el.wallToggle.setAttribute('aria-pressed', String(on));
   }
 
   showConnection(state: ConnectionState): void {

@@ -129,7 +129,9 @@ export class HttpServer {
     }
     const type = CONTENT_TYPES[path.extname(file)] ?? 'application/octet-stream';
     const cache = rel.startsWith('/assets/') ? 'public, max-age=31536000, immutable' : 'no-cache';
-    res.writeHead(200, { 'content-type': type, 'content-length': size, 'cache-control': cache });
+    // The embeddable player is imported by pages of other origins (a module script needs CORS); it is one file, no chunks.
+    const cors = rel === '/player.js' ? { 'access-control-allow-origin': '*' } : {};
+    res.writeHead(200, { 'content-type': type, 'content-length': size, 'cache-control': cache, ...cors });
     createReadStream(file)
       .on('error', (err) => {
         this.options.log.warn({ err, file }, 'static file read failed');
