@@ -12,8 +12,8 @@
  * (`print(time(0))` in the barcode filter's timeline expression, on stderr).
  * That map n → wall time is the producer clock of every player.
  */
-import { spawn, type ChildProcessByStdio } from 'node:child_process';
-import type { Readable, Writable } from 'node:stream';
+import { spawn, type ChildProcess } from 'node:child_process';
+import type { Writable } from 'node:stream';
 import { encodeArgs, outputArgs } from '../../media-server/ffmpeg/ffmpeg-args.js';
 import { stopChild } from '../../test/helpers/child.js';
 
@@ -66,19 +66,37 @@ export function sourceArgs(rtmpUrl: string): string[] {
   ];
 }
 
+/**
+ * The frame number in a grey (one byte a pixel) picture of the barcode strip,
+ * `width` bytes a row; null when a block and its complement disagree. The page
+ * probe (page-probe.ts) reads the picture the same way.
+ */
+export function readBarcode(gray: Uint8Array, width: number): number | null {
+  const { bits, pitch, block, x0, row, complementRow } = BARCODE;
+  let n = 0;
+  for (let i = 0; i < bits; i++) {
+    const x = x0 + i * pitch + block / 2;
+    const one = gray[(row + block / 2) * width + x]! > 128;
+    const zero = gray[(complementRow + block / 2) * width + x]! > 128;
+    if (one === zero) return null;
+    if (one) n += 2 ** i;
+  }
+  return n;
+}
+
 export class PeerSource {
   private readonly times = new Float64Array(KEPT_FRAMES).fill(Number.NaN);
   private readonly frames = new Int32Array(KEPT_FRAMES).fill(-1);
   private pendingN: number | undefined;
   private stderrTail = '';
   private lines = '';
-  private readonly child: ChildProcessByStdio<null, null, Readable>;
+  private readonly child: ChildProcess;
 
-  /** `mp4Out`: a pipe to another process (its stdin), which ffmpeg's stdout becomes. */
-  constructor(rtmpUrl: string, mp4Out: Writable) {
+  /** `mp4Out`: a pipe to another process (its stdin) or a file descriptor, which ffmpeg's stdout becomes. */
+  constructor(rtmpUrl: string, mp4Out: Writable | number) {
     this.child = spawn('ffmpeg', sourceArgs(rtmpUrl), { stdio: ['ignore', mp4Out, 'pipe'], detached: true });
-    this.child.stderr.setEncoding('utf8');
-    this.child.stderr.on('data', (text: string) => this.readStderr(text));
+    this.child.stderr!.setEncoding('utf8');
+    this.child.stderr!.on('data', (text: string) => this.readStderr(text));
   }
 
   get running(): boolean {
