@@ -126,8 +126,8 @@ export function buildPublishArgs(input: PublishInput, profile: OutputProfile, li
   }
   const args = [...BASE_ARGS, ...openArgs(input, opts)];
   if (input.kind === 'file' && opts.loop) args.push('-stream_loop', '-1');
-  // nobuffer drops what input analysis read: fine for a camera, but from a pipe it can be the whole stream.
-  if (live && input.kind !== 'stdin') args.push('-fflags', 'nobuffer');
+  // No `-fflags nobuffer`: it drops what input analysis read, and with it the keyframe a copied
+  // camera stream starts on (then ffmpeg waits a whole GOP; see ffmpeg-args.ts liveAnalysis).
   if (!live) args.push('-re');
   // A device or a small probe of a live URL: do not wait long before the first fragment.
   if (live && input.kind !== 'stdin') args.push('-probesize', '500000', '-analyzeduration', '500000');

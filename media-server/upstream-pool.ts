@@ -16,7 +16,7 @@ import type { ChannelHub } from './channels/channel-hub.js';
 import { ChannelProducer } from './channels/channel-producer.js';
 import { CHANNEL_SOURCE_PREFIX } from './channels/channel-source.js';
 import { FfmpegProducer } from './ffmpeg/ffmpeg-producer.js';
-import { Upstream } from './upstreams/upstream.js';
+import { Upstream, type StartSteps } from './upstreams/upstream.js';
 
 const PROBE_CACHE_MS = 60_000;
 const DEMO_PROFILE: OutputProfile = { video: 'h264', audio: 'aac' };
@@ -67,8 +67,11 @@ export class UpstreamPool {
     let profile = DEMO_PROFILE;
     let live = true;
     let probe: ProbeResult | undefined;
+    let probeTiming: { ms: number; via: string } | undefined;
     if (spec.kind !== 'demo') {
+      const t0 = performance.now();
       probe = await this.probe(spec);
+      probeTiming = { ms: performance.now() - t0, via: probe.via ?? 'cache' };
       live = spec.live ?? probe.live;
       profile = decideProfile(probe, families);
     }
@@ -77,7 +80,7 @@ export class UpstreamPool {
     const mode: Mode = spec.kind === 'demo' || !isCopy(profile) ? 'transcode' : 'copy';
     // Live: the one shared upstream. On demand: one prepared by a describe and not yet claimed.
     const existing = [...this.all].find((u) => u.key === key && u.available);
-    const upstream = existing ?? this.create(spec, key, profile, mode, live);
+    const upstream = existing ?? this.create(spec, key, profile, mode, live, probeTiming);
     return { upstream, mode, live, probe };
   }
 
@@ -149,7 +152,7 @@ export class UpstreamPool {
     return result;
   }
 
-  private create(spec: SourceSpec, key: string, profile: OutputProfile, mode: Mode, live: boolean): Upstream {
+  private create(spec: SourceSpec, key: string, profile: OutputProfile, mode: Mode, live: boolean, probe?: { ms: number; via: string }): Upstream {
     this.checkUpstreamLimit();
     const { limits } = this.config;
     const id = `u${++this.sequence}`;
@@ -157,7 +160,7 @@ export class UpstreamPool {
     const log = this.log.child({ upstream: id, source: spec.name ?? spec.url });
     const producer = new FfmpegProducer({
       ffmpeg: this.ffmpeg,
-      args: buildFfmpegArgs(spec, profile, live, this.config, grant?.proxyUrl),
+      args: (attempt) => buildFfmpegArgs(spec, profile, live, this.config, grant?.proxyUrl, attempt),
       live,
       kind: spec.kind,
       stallTimeoutMs: limits.stallTimeoutMs,
@@ -174,7 +177,15 @@ export class UpstreamPool {
       startTimeoutMs: limits.startTimeoutMs,
       gopCacheBytes: limits.gopCacheBytes,
       producer,
+      probe,
       log,
+    });
+    upstream.once('started', (steps: StartSteps) => {
+      const ms = (x: number | undefined): number | undefined => (x === undefined ? undefined : Math.round(x));
+      log.info({ probeMs: ms(steps.probeMs), probeVia: steps.probeVia, spawnToInitMs: ms(steps.spawnToInitMs), initToFirstFragmentMs: ms(steps.initToFirstFragmentMs) }, 'source started');
+      if (steps.probeMs !== undefined) this.metrics.sourceStartSteps.observe(steps.probeMs / 1000, { step: `probe_${steps.probeVia ?? 'ffprobe'}` });
+      if (steps.spawnToInitMs !== undefined) this.metrics.sourceStartSteps.observe(steps.spawnToInitMs / 1000, { step: 'spawn_to_init' });
+      if (steps.initToFirstFragmentMs !== undefined) this.metrics.sourceStartSteps.observe(steps.initToFirstFragmentMs / 1000, { step: 'init_to_first_fragment' });
     });
     return this.track(upstream, () => grant?.revoke());
   }

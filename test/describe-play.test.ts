@@ -87,12 +87,22 @@ describe('describe', () => {
   });
 
   it('describes the RTSP source from its real codec configuration', async () => {
+    const count = async (step: string): Promise<number> => {
+      const text = await service.mediaServer.metrics.render();
+      return Number(new RegExp(`mqttcast_source_start_step_seconds_count\\{step="${step}"\\} (\\d+)`).exec(text)?.[1] ?? 0);
+    };
+    const before = { sdp: await count('probe_sdp'), ffprobe: await count('probe_ffprobe'), init: await count('spawn_to_init'), first: await count('init_to_first_fragment') };
     const v = await viewer();
     const reply = await v.describe({ url: rtsp.url });
     expect(reply).toMatchObject({ ok: true, mode: 'copy', live: true });
     const tracks = reply.tracks as Array<{ type: string; codec: string }>;
     expect(tracks.find((t) => t.type === 'video')!.codec).toMatch(/^avc1\.64[0-9A-F]{4}$/);
     expect(tracks.find((t) => t.type === 'audio')!.codec).toBe('mp4a.40.2');
+    // Copy or transcode was decided from the SDP of one DESCRIBE, not by ffprobe; each start step is a metric.
+    await waitFor(async () => (await count('init_to_first_fragment')) === before.first + 1, { message: 'the start steps are recorded at the first fragment' });
+    expect(await count('probe_sdp')).toBe(before.sdp + 1);
+    expect(await count('probe_ffprobe')).toBe(before.ffprobe);
+    expect(await count('spawn_to_init')).toBe(before.init + 1);
   });
 });
 

@@ -441,7 +441,8 @@ describe('publish arguments and measurements (pure)', () => {
     const file = buildPublishArgs(classifyInput('/m/a.mp4'), copy, false, { loop: true });
     expect(file.join(' ')).toContain('-stream_loop -1 -re -i file:/m/a.mp4 -map 0:v:0 -map 0:a:0 -c:v copy -c:a copy -bsf:a aac_adtstoasc');
     const cam = buildPublishArgs(classifyInput('/dev/video0'), { video: 'h264', audio: 'none' }, true, { loop: false, videoSize: '640x480', framerate: 30 });
-    expect(cam.join(' ')).toContain('-f v4l2 -framerate 30 -video_size 640x480 -fflags nobuffer');
+    expect(cam.join(' ')).toContain('-f v4l2 -framerate 30 -video_size 640x480 -probesize');
+    expect(cam).not.toContain('nobuffer');
     expect(cam.join(' ')).toContain('-c:v libx264');
     expect(cam.join(' ')).toContain('-g 30');
     expect(cam).not.toContain('0:a:0');

@@ -3,10 +3,16 @@
  * received → first fragment received, seen by an MQTT subscriber, for the demo
  * source and a local RTSP source, cold (fresh server: probe + ffmpeg start) and
  * warm (right after a describe; a second viewer of a running source). Also the
- * per-viewer transcode baseline (the seed), which is always cold.
+ * per-viewer transcode baseline (the seed), which is always cold. A cold RTSP
+ * start is split into its steps (probe, ffmpeg spawn → init, init → first
+ * fragment), read from the upstream. During the RTSP rounds another client
+ * keeps the test camera streaming, as a real camera always is: otherwise the
+ * GStreamer source would build its encoder pipeline at each DESCRIBE.
  */
+import { spawn } from 'node:child_process';
 import type { Service } from '../../media-server/service.js';
 import { startRtspServer } from '../../test/helpers/rtsp-server.js';
+import { stopChild } from '../../test/helpers/child.js';
 import { startTestService } from '../../test/harness.js';
 import { startPerViewerRelay } from '../baselines/per-viewer-transcode.js';
 import type { Closeable, Scenario, ScenarioContext } from '../context.js';
@@ -54,12 +60,18 @@ class RoundScope {
   }
 }
 
+type Steps = Record<'probe' | 'spawn→init' | 'init→1st fragment', number[]>;
+
 /** One round for one source: cold play on a fresh server, then a second viewer; describe → play on another fresh server. */
-async function round(ctx: ScenarioContext, target: Record<string, unknown>, allow: string[], out: Record<string, Stamps>, describeMs: number[]): Promise<void> {
+async function round(ctx: ScenarioContext, target: Record<string, unknown>, allow: string[], out: Record<string, Stamps>, describeMs: number[], steps: Steps): Promise<void> {
   const scope = new RoundScope(ctx);
   try {
     let svc = await scope.service(allow);
     await timePlay(await scope.viewer(svc), target, out.cold!);
+    const s = svc.mediaServer.pool.upstreams()[0]?.startSteps;
+    if (s?.probeMs !== undefined) steps.probe.push(s.probeMs);
+    if (s?.spawnToInitMs !== undefined) steps['spawn→init'].push(s.spawnToInitMs);
+    if (s?.initToFirstFragmentMs !== undefined) steps['init→1st fragment'].push(s.initToFirstFragmentMs);
     await timePlay(await scope.viewer(svc), target, out['warm (2nd viewer)']!);
     await scope.close();
 
@@ -75,12 +87,22 @@ async function round(ctx: ScenarioContext, target: Record<string, unknown>, allo
   }
 }
 
-function record(ctx: ScenarioContext, source: string, out: Record<string, Stamps>, describeMs: number[]): void {
+function record(ctx: ScenarioContext, source: string, out: Record<string, Stamps>, describeMs: number[], steps: Steps): void {
   for (const [variant, s] of Object.entries(out)) {
     ctx.rec.metric('ttff', `${source} ${variant}: play→init`, 'ms', s.initMs);
     ctx.rec.metric('ttff', `${source} ${variant}: play→1st fragment`, 'ms', s.fragmentMs);
   }
   ctx.rec.metric('ttff', `${source} describe (cold)`, 'ms', describeMs);
+  if (source === 'demo') return;
+  ctx.rec.metric('ttff', `${source} cold step: probe (RTSP DESCRIBE → SDP)`, 'ms', steps.probe);
+  ctx.rec.metric('ttff', `${source} cold step: ffmpeg spawn→init`, 'ms', steps['spawn→init'], 'process start, RTSP handshake, 100 ms input analysis');
+  ctx.rec.metric('ttff', `${source} cold step: init→1st fragment`, 'ms', steps['init→1st fragment'], 'waiting for a keyframe');
+}
+
+/** Another RTSP client for the whole scenario, so the test camera streams continuously like a real one. */
+function keepCameraStreaming(url: string): Closeable {
+  const child = spawn('ffmpeg', ['-nostdin', '-loglevel', 'error', '-rtsp_transport', 'tcp', '-i', url, '-c', 'copy', '-f', 'null', '-'], { stdio: 'ignore' });
+  return { close: () => stopChild(child) };
 }
 
 export const ttffScenario: Scenario = {
@@ -89,6 +111,8 @@ export const ttffScenario: Scenario = {
   async run(ctx) {
     const runs = ctx.quick ? 1 : 6;
     const rtsp = ctx.cleanup.add('rtsp server', await startRtspServer(RTSP_SOURCE));
+    const camera = ctx.cleanup.add('rtsp keep-alive client', keepCameraStreaming(rtsp.url));
+    await ctx.sleep(2000);
     const sources: Array<[string, Record<string, unknown>, string[]]> = [
       ['demo', { source: 'demo' }, []],
       ['rtsp', { url: rtsp.url }, [rtsp.url]],
@@ -97,13 +121,15 @@ export const ttffScenario: Scenario = {
       for (const [name, target, allow] of sources) {
         const out: Record<string, Stamps> = { cold: stamps(), 'warm (after describe)': stamps(), 'warm (2nd viewer)': stamps() };
         const describeMs: number[] = [];
+        const steps: Steps = { probe: [], 'spawn→init': [], 'init→1st fragment': [] };
         for (let i = 0; i < runs; i++) {
           ctx.log(`ttff: ${name} round ${i + 1}/${runs}`);
-          await round(ctx, target, allow, out, describeMs);
+          await round(ctx, target, allow, out, describeMs, steps);
         }
-        record(ctx, name, out, describeMs);
+        record(ctx, name, out, describeMs, steps);
       }
     } finally {
+      await ctx.cleanup.close(camera);
       await ctx.cleanup.close(rtsp);
     }
 

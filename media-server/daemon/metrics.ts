@@ -61,12 +61,12 @@ export class Counter {
 export class Histogram {
   private readonly prom: client.Histogram<string>;
 
-  constructor(registry: Registry, readonly name: string, readonly help: string, readonly buckets: number[]) {
-    this.prom = new client.Histogram({ name, help, buckets, registers: [registry] });
+  constructor(registry: Registry, readonly name: string, readonly help: string, readonly buckets: number[], labelNames: string[] = []) {
+    this.prom = new client.Histogram({ name, help, buckets, labelNames, registers: [registry] });
   }
 
-  observe(value: number): void {
-    this.prom.observe(value);
+  observe(value: number, labels: Labels = {}): void {
+    this.prom.observe(labels, value);
   }
 }
 
@@ -111,4 +111,11 @@ export class Metrics extends MetricSet {
   readonly firstFragment = new Histogram(this.registry, 'mqttcast_time_to_first_fragment_seconds', 'Play request to first fragment published', [
     0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10,
   ]);
+  readonly sourceStartSteps = new Histogram(
+    this.registry,
+    'mqttcast_source_start_step_seconds',
+    'Where a cold source\'s start went, by step: probe_sdp / probe_ffprobe (copy or transcode?), spawn_to_init (ffmpeg start, connection, analysis), init_to_first_fragment (waiting for a keyframe)',
+    [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5],
+    ['step'],
+  );
 }

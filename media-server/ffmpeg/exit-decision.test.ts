@@ -12,6 +12,14 @@ function end(over: Partial<RunEnd>): RunEnd {
 }
 
 describe('decideExit', () => {
+  it('restarts a live RTSP source whose quick first analysis missed the picture size, once', () => {
+    const stderr = '[mp4 @ 0x55e7b2742580] dimensions not set\nCould not write header for output file #0 (incorrect codec parameters ?): Invalid argument\n';
+    const first = end({ kind: 'rtsp', live: true, hadInit: false, totalFragments: 0, exit: { code: 1, signal: null, stderr } });
+    expect(decideExit(first)).toMatchObject({ action: 'restart' });
+    expect(decideExit({ ...first, restarts: 1 })).toMatchObject({ action: 'failed' });
+    expect(decideExit({ ...first, kind: 'http' })).toMatchObject({ action: 'failed' });
+  });
+
   it('ends an on-demand source that delivered fragments and exited cleanly', () => {
     expect(decideExit(end({}))).toEqual({ action: 'ended' });
   });

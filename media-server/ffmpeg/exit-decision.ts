@@ -44,8 +44,15 @@ function exitText(exit: ExitInfo, beforeMedia: boolean): string {
   return beforeMedia ? 'it ended before sending any video' : 'it ended';
 }
 
+/** What ffmpeg says when its input analysis ended before it learnt a stream's parameters. */
+const SHORT_ANALYSIS = /dimensions not set|could not find codec parameters/i;
+
 export function decideExit(end: RunEnd): ExitDecision {
   const beforeMedia = end.totalFragments === 0;
+  // The first run of a live RTSP source analyses only 100 ms (ffmpeg-args.ts); the restart reads 0.3 s.
+  if (!end.hadInit && end.live && end.kind === 'rtsp' && end.restarts === 0 && end.maxRestarts > 0 && SHORT_ANALYSIS.test(end.exit.stderr)) {
+    return { action: 'restart', outage: 'the first 100 ms of the stream did not tell its picture size' };
+  }
   const d = diagnose(end.exit.stderr, { kind: end.kind, beforeMedia });
   const why = end.stoppedBecause ?? d.reason ?? exitText(end.exit, beforeMedia);
   const what = end.audioOnly ? 'media' : 'video';

@@ -13,7 +13,8 @@ import { FfmpegProcess, lastErrorLine, type ExitInfo, type ProcessLimits } from 
 
 export interface FfmpegProducerOptions {
   ffmpeg: string;
-  args: readonly string[];
+  /** ffmpeg's arguments, or a function of the restart count (0 for the first run). */
+  args: readonly string[] | ((attempt: number) => readonly string[]);
   live: boolean;
   /** What kind of source it reads, for the wording of failures. */
   kind?: SourceKind;
@@ -69,7 +70,8 @@ export class FfmpegProducer implements Producer {
   }
 
   private spawn(): void {
-    const { ffmpeg, args, log } = this.options;
+    const { ffmpeg, log } = this.options;
+    const args = typeof this.options.args === 'function' ? this.options.args(this.restarts) : this.options.args;
     const proc = new FfmpegProcess(ffmpeg, args, this.options.processLimits);
     this.proc = proc;
     this.paused = false;

@@ -7,6 +7,11 @@ import { buildProbeArgs, parseFrameRate, type OutputProfile } from './ffmpeg-arg
 import { diagnose } from './ffmpeg-diagnosis.js';
 import { FfmpegProcess, type ProcessLimits } from './ffmpeg-process.js';
 import type { SourceSpec } from '../policy/sources.js';
+import { describeRtsp } from './rtsp-describe.js';
+import { parseSdp, probeFromSdp } from './sdp.js';
+
+/** A camera that has not answered DESCRIBE by then is asked again through ffprobe (10 s timeout). */
+const DESCRIBE_TIMEOUT_MS = 3000;
 
 export interface ProbedTrack {
   codec: string;
@@ -23,6 +28,8 @@ export interface ProbeResult {
   live: boolean;
   video?: ProbedTrack;
   audio?: ProbedTrack;
+  /** How it was learnt: the RTSP server's SDP (one DESCRIBE) or ffprobe. */
+  via?: 'sdp' | 'ffprobe';
 }
 
 interface FfprobeStream {
@@ -124,6 +131,16 @@ export class Prober {
   }
 
   private async run(spec: SourceSpec, proxyUrl: string | undefined): Promise<ProbeResult> {
+    // RTSP says its codecs in the SDP: one DESCRIBE instead of a process, a full handshake and media.
+    if (spec.kind === 'rtsp') {
+      const sdp = await describeRtsp(spec.url!, { timeoutMs: DESCRIBE_TIMEOUT_MS });
+      const fromSdp = sdp === undefined ? undefined : probeFromSdp(parseSdp(sdp));
+      if (fromSdp) return { ...fromSdp, via: 'sdp' };
+    }
+    return { ...(await this.runFfprobe(spec, proxyUrl)), via: 'ffprobe' };
+  }
+
+  private async runFfprobe(spec: SourceSpec, proxyUrl: string | undefined): Promise<ProbeResult> {
     const proc = new FfmpegProcess(this.ffprobe, buildProbeArgs(spec, proxyUrl), this.limits);
     this.processes.add(proc);
     const chunks: Buffer[] = [];

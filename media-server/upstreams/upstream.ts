@@ -13,6 +13,17 @@ import type { Fragment, UpstreamEvent, UpstreamViewer } from './upstream-types.j
 
 export type { Fragment, UpstreamEvent, UpstreamViewer } from './upstream-types.js';
 
+/** Where the time from play to the first fragment of a cold source went. */
+export interface StartSteps {
+  /** Deciding copy or transcode: an RTSP DESCRIBE (`sdp`) or ffprobe. */
+  probeMs?: number;
+  probeVia?: string;
+  /** ffmpeg spawned → init segment (process start, connection, input analysis). */
+  spawnToInitMs?: number;
+  /** Init segment → first fragment (mostly waiting for a keyframe). */
+  initToFirstFragmentMs?: number;
+}
+
 export interface UpstreamOptions {
   key: string;
   /** Whether the output is the source as is (`copy`) or re-encoded (`transcode`). */
@@ -24,6 +35,8 @@ export interface UpstreamOptions {
   startTimeoutMs: number;
   gopCacheBytes: number;
   producer: Producer;
+  /** The probe that came before this upstream, for the start report. */
+  probe?: { ms: number; via: string };
   log: Logger;
 }
 
@@ -32,6 +45,8 @@ export interface UpstreamEvents {
   spawned: [pid: number];
   restart: [];
   fragment: [bytes: number];
+  /** The first fragment of the first run: how long each step of the start took. */
+  started: [steps: StartSteps];
 }
 
 export type UpstreamState = 'starting' | 'running' | 'restarting' | 'ended';
@@ -53,8 +68,14 @@ export class Upstream extends EventEmitter<UpstreamEvents> {
   private rejectReady!: (err: MqttcastError) => void;
   private closing?: Promise<void>;
 
+  /** How the first run started: each step's milliseconds, filled in as they happen (then 'started' is emitted). */
+  readonly startSteps: StartSteps = {};
+  private spawnedAt?: number;
+  private initAt?: number;
+
   constructor(readonly options: UpstreamOptions) {
     super();
+    if (options.probe) Object.assign(this.startSteps, { probeMs: options.probe.ms, probeVia: options.probe.via });
     this.cache = new FragmentCache(options.shared, options.gopCacheBytes);
     this.readyPromise = new Promise<InitInfo>((resolve, reject) => {
       this.resolveReady = resolve;
@@ -146,6 +167,7 @@ export class Upstream extends EventEmitter<UpstreamEvents> {
         this.broadcast({ type: 'discontinuity' });
       },
       started: (pid) => {
+        this.spawnedAt ??= performance.now();
         if (pid !== undefined) this.emit('spawned', pid);
       },
       restarting: (attempt, message, cause) => {
@@ -163,6 +185,10 @@ export class Upstream extends EventEmitter<UpstreamEvents> {
   }
 
   private onInit(data: Buffer): InitInfo | undefined {
+    if (this.initAt === undefined && this.spawnedAt !== undefined) {
+      this.initAt = performance.now();
+      this.startSteps.spawnToInitMs = this.initAt - this.spawnedAt;
+    }
     let info: InitInfo;
     try {
       info = parseInit(data);
@@ -205,6 +231,10 @@ export class Upstream extends EventEmitter<UpstreamEvents> {
     this.outage = undefined;
     this.state = 'running';
     if (this.fragmentCount === 1 && !this.options.live) this.markReady(this.initInfo);
+    if (this.fragmentCount === 1 && this.initAt !== undefined) {
+      this.startSteps.initToFirstFragmentMs = performance.now() - this.initAt;
+      this.emit('started', this.startSteps);
+    }
     this.emit('fragment', data.byteLength);
     this.remember(fragment);
     for (const v of this.viewers) v.onFragment(fragment);
