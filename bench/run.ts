@@ -23,7 +23,7 @@ import { ttffScenario } from './scenarios/ttff.js';
 const SCENARIOS: Scenario[] = [ttffScenario, ttffBrowserScenario, latencyScenario, lowLatencyScenario, fanoutScenario, brokerScenario, slowViewerScenario, channelsScenario, peerScenario];
 /**
  * Per scenario (unless it sets its own timeLimitS) and for the whole run; the bench stops itself when
- * these pass. The totals include low-latency's own limits (quick 240 s; full 23 min: 10 min of playback per mode).
+ * these pass. The totals include low-latency's own limits (quick 150 s; full 23 min: 10 min of playback per mode).
  */
 const LIMITS = { quick: { scenarioS: 90, totalS: 420 }, full: { scenarioS: 330, totalS: 48 * 60 } };
 

@@ -42,7 +42,7 @@ function recordRun(ctx: ScenarioContext, name: string, v: BenchViewer, windowMs:
     // The demo's ffmpeg writes its init segment as it reads frame 0 (-re lavfi), so receive time −
     // (init arrival + decode time) is the age of a fragment's first frame: a lower bound of "behind live".
     const age = v.samples.map((s) => (s.mediaOffsetMs === undefined ? undefined : s.mediaOffsetMs - v.initWallMs!));
-    ctx.rec.metric('latency', `${name}: age of 1st frame (media clock)`, 'ms', age.filter((x): x is number => x !== undefined), 'receive − (init arrival + decode time); an independent check of the corrected prft');
+    ctx.rec.metric('latency', `${name}: age of 1st frame (media clock)`, 'ms', age.filter((x): x is number => x !== undefined), 'receive − (init arrival + decode time); only a lower bound if ffmpeg wrote the init as it read frame 0 (negative: it wrote it later)');
   }
   const spanS = v.samples.length > 1 ? (v.samples.at(-1)!.recvMs - v.samples[0]!.recvMs) / 1000 : 0;
   const kbit = spanS > 0 ? (v.samples.reduce((s, x) => s + x.bytes, 0) * 8) / spanS / 1000 : 0;

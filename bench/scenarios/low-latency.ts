@@ -6,11 +6,11 @@
  * canvas (bench/player-probe.ts). A frame's producer time comes from the prft
  * of the fragment that carried it, tapped on the page's own reply topic and
  * corrected for ffmpeg stamping a fragment's end (bench/producer-clock.ts).
- * Per mode, after 8 s to settle, over 10 minutes (1 in --quick): latency
+ * Per mode, after 8 s to settle, over 10 minutes (30 s in --quick): latency
  * p50/p95 per frame, drift (median of the last minute − the first; thirds
  * when shorter), stalls (MSE: `waiting` events after the first frame;
  * WebCodecs: > 200 ms without a draw), dropped frames, skips, and the CPU of
- * the page's renderer process. The modes run one after the other (SIDE_BY_SIDE).
+ * the page's renderer process. The modes play one after the other (MODE_MS).
  */
 import { randomBytes } from 'node:crypto';
 import { existsSync, statSync } from 'node:fs';
@@ -34,12 +34,14 @@ const SETTLE_MS = 8000;
 const STALL_GAP_MS = 200;
 const TARGETS = { MSE: 150, WebCodecs: 80 } as const;
 /**
- * One mode after the other, not both at once: on this 2-core machine two 720p
- * software decoders plus the 720p encode saturate both cores, and each mode's
- * latency would then measure the other (seen: ~175 % of 200 % busy, 15 of 30
- * frames/s drawn). Costs 10 more minutes in the full run.
+ * The modes play one after the other, not both at once (measure() can play
+ * several pages together). Tried at once on this 2-core machine: the two 720p
+ * software decoders and the 720p encode saturated both cores (~175 % of 200 %),
+ * WebCodecs drew 15-18 of 30 frames/s (28 alone), and the page opened first got
+ * ~2 requestVideoFrameCallbacks a second instead of ~18-29: each mode measured
+ * the other. So the full run takes 2 × 10 min, and the quick run 2 × 30 s.
  */
-const SIDE_BY_SIDE = false;
+const MODE_MS = { quick: 30_000, full: 600_000 };
 
 type Label = keyof typeof TARGETS;
 
@@ -235,15 +237,14 @@ async function measure(ctx: ScenarioContext, browser: Browser, server: ChildServ
 export const lowLatencyScenario: Scenario = {
   name: NAME,
   description: 'producer → frame shown in Chromium (demo), MSE then WebCodecs: latency, drift, stalls, drops, CPU',
-  timeLimitS: { quick: 240, full: 1380 },
+  timeLimitS: { quick: 150, full: 1380 },
   async run(ctx) {
-    const durationMs = ctx.quick ? 60_000 : 600_000;
+    const durationMs = ctx.quick ? MODE_MS.quick : MODE_MS.full;
     await buildClient(ctx);
     const server = ctx.cleanup.add('mqttcast serve', await startMqttcastServer());
     const browser = ctx.cleanup.add('chromium', await launchChromium());
     await addProbe(browser);
-    if (SIDE_BY_SIDE) await measure(ctx, browser, server, ['MSE', 'WebCodecs'], durationMs);
-    else for (const label of ['MSE', 'WebCodecs'] as const) await measure(ctx, browser, server, [label], durationMs);
+    for (const label of ['MSE', 'WebCodecs'] as const) await measure(ctx, browser, server, [label], durationMs);
     ctx.rec.ratio('low-latency: producer → shown, MSE / WebCodecs', ctx.rec.median(NAME, 'MSE: producer → shown (prft, corrected)'), ctx.rec.median(NAME, 'WebCodecs: producer → drawn (prft, corrected)'), 'ms');
     if (browser.consoleErrors.length > 0) ctx.rec.note(NAME, `page console errors: ${browser.consoleErrors.slice(0, 3).join(' | ')}`);
   },
