@@ -6,11 +6,14 @@
  * zerolatency, 1 s GOP, AAC — the media server's encodeArgs) and writes it
  * with the `tee` muxer both as FLV over RTMP to node-media-server 4 (HTTP-FLV
  * out, GOP cache) and as the media server's fragmented MP4 (outputArgs: one
- * fragment per frame), which is published as channel `live/peer` on a
- * `mqttcast serve` child process through the link `mqttcast publish` uses
- * (bench/peer/). The players, one after the other, each in a fresh page:
- * mpegts.js with latency chasing on (bench/peer/mpegts-page.ts), the mqttcast
- * web player in MSE mode and in WebCodecs mode (`?mode=webcodecs`).
+ * fragment per frame) into a publisher process (`ffmpeg | publisher`, with the
+ * link `mqttcast publish` uses) that makes it channel `live/peer` on a
+ * `mqttcast serve` child process (bench/peer/). A Node viewer keeps watching
+ * the channel, so the media server holds its GOP as node-media-server holds
+ * its GOP cache. Players, in rounds (each in turn, so load changes fall on all
+ * three), each play in a fresh page, pictures at the same CSS size: mpegts.js
+ * with latency chasing on (bench/peer/mpegts-page.ts), the mqttcast web player
+ * in MSE mode and in WebCodecs mode (`?mode=webcodecs`).
  *
  * Shown latency, measured the same way for all three: each frame carries its
  * number as a barcode, and ffmpeg prints the wall clock at which frame n goes
@@ -21,6 +24,9 @@
  * (bench/peer/page-probe.ts). Latency = shown − producer time of that frame;
  * browser and ffmpeg read the same system clock. The encoder, both muxers and
  * the reading cost (one 400×56 readback a frame) are the same for all three.
+ * Why not prft: the FLV path has none, and ffmpeg stamps an fMP4 fragment when
+ * it writes it, not when its frame entered the encoder; the mqttcast player's
+ * own prft-based latency is recorded beside ours as a cross-check.
  *
  * Rows per player: play → first frame (start call/click → first frame shown;
  * plus the mqttcast player's own stats.ttffMs), shown latency (every frame of
@@ -40,6 +46,7 @@ import { startPublisher } from '../peer/publisher.js';
 import { drainProbe, installProbe, waitFirstFrame, watchVideo } from '../peer/page-probe.js';
 import { PeerSource, SOURCE } from '../peer/source.js';
 import { startMqttcastServer } from '../server-process.js';
+import { median } from '../stats.js';
 
 const CHANNEL = 'peer';
 const FREEZE_MS = 250;
@@ -210,11 +217,6 @@ function report(ctx: ScenarioContext, player: Player, c: Collected): void {
   rec.metric('peer', v(`freezes (no new frame for > ${FREEZE_MS} ms)`), 'count', [sum((s) => s.freezes)], `over ${seconds} s`);
   if (c.errors.length > 0) rec.note('peer', `${player.label} reported errors: ${c.errors.slice(0, 3).join(' | ')}`);
   ctx.log(`peer: ${player.label}: first frame ${c.firstFrame.map((x) => Math.round(x)).join('/')} ms, latency p50 ${Math.round(median(latency))} ms`);
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length ? s[Math.floor(s.length / 2)]! : Number.NaN;
 }
 
 export const peerScenario: Scenario = {
