@@ -9,34 +9,24 @@ import { DEFAULT_PREFIX, isValidPrefix, type Catalog } from '../protocol/index.j
 import { Engines, parseMode } from './engines.js';
 import { playerError, type PlayerError } from './errors.js';
 import { createLogger, debugRequested } from './log.js';
-import type { LinkLease } from './link-registry.js';
-import { sharedRegistry } from './link-registry.js';
+import type { LinkKey } from './broker-link.js';
+import { PlayerLink } from './player-link.js';
 import type { EngineKind } from './media-sink.js';
 import { findMediaSource } from './media-source.js';
 import type { ConnectionState } from './mqtt-connection.js';
 import { isBrokerUrl, sameOriginBrokerUrl } from './mqtt-connection.js';
 import { Player } from './player.js';
 import { PlayerElementView, type ElementState } from './player-element-view.js';
+import { targetOf, type PlayerCredentials } from './player-element-target.js';
 import type { PlayTarget } from './requests.js';
 import type { StatsSnapshot } from './stats.js';
 import { VisibilityGate } from './visibility-gate.js';
 import { hasWebCodecs } from './webcodecs-engine.js';
 
 export type { ElementState } from './player-element-view.js';
+export { targetOf, type PlayerCredentials } from './player-element-target.js';
 
 export const PLAYER_TAG = 'mqttcast-player';
-
-export interface PlayerCredentials {
-  username?: string;
-  password?: string;
-}
-
-/** `source`: a named source, `live/<name>`, or a URL (anything with `://`). */
-export function targetOf(source: string | null): PlayTarget | null {
-  const value = source?.trim();
-  if (!value) return null;
-  return value.includes('://') ? { url: value } : { source: value };
-}
 
 const log = createLogger('player-element', typeof location === 'object' && debugRequested(location.search));
 /** The broker of the server that served this module (player.js, or the page's own bundle). */
@@ -50,9 +40,7 @@ export class MqttcastPlayerElement extends HTMLElement {
   private engines: Engines | null = null;
   private readonly player: Player;
   private readonly gate: VisibilityGate;
-  private lease: LinkLease | null = null;
-  private leaseKey = '';
-  private unlisten: Array<() => void> = [];
+  private readonly link: PlayerLink;
   private secret: PlayerCredentials | null = null;
   /** play() was called (or autoplay) and stop() was not. */
   private wanted = false;
@@ -69,6 +57,11 @@ export class MqttcastPlayerElement extends HTMLElement {
     this.browserError = findMediaSource() || hasWebCodecs() ? null : playerError('MSE_UNSUPPORTED');
     this.player = new Player({ log: log.child('player'), engine: null });
     this.gate = new VisibilityGate(this, () => this.apply());
+    this.link = new PlayerLink(this.player, {
+      problem: () => this.refreshError(),
+      state: (state) => this.dispatchEvent(new CustomEvent<ConnectionState>('connection', { detail: state })),
+      catalog: (catalog) => this.dispatchEvent(new CustomEvent<Catalog>('catalog', { detail: catalog })),
+    }, log);
     this.player.on('state', () => this.onState());
     this.player.on('error', () => this.refreshError());
     this.player.on('stats', (stats) => {
@@ -123,7 +116,7 @@ export class MqttcastPlayerElement extends HTMLElement {
   }
 
   get error(): PlayerError | null {
-    return this.player.lastError ?? this.configError ?? this.lease?.link.error ?? this.browserError;
+    return this.player.lastError ?? this.configError ?? this.link.lease?.link.error ?? this.browserError;
   }
 
   get stats(): StatsSnapshot {
@@ -148,7 +141,7 @@ export class MqttcastPlayerElement extends HTMLElement {
   }
 
   get connection(): ConnectionState {
-    return this.lease?.link.state ?? 'closed';
+    return this.link.lease?.link.state ?? 'closed';
   }
 
   get brokerUrl(): string {
@@ -156,19 +149,20 @@ export class MqttcastPlayerElement extends HTMLElement {
   }
 
   get clientId(): string {
-    return this.lease?.link.clientId ?? '';
+    return this.link.lease?.link.clientId ?? '';
   }
 
   get replyTopic(): string {
-    return this.lease ? this.lease.link.requests(this.lease.slot).replyTopic : '';
+    const lease = this.link.lease;
+    return lease ? lease.link.requests(lease.slot).replyTopic : '';
   }
 
   get catalog(): Catalog | null {
-    return this.lease?.link.catalog ?? null;
+    return this.link.lease?.link.catalog ?? null;
   }
 
   connectedCallback(): void {
-    if (this.lease) return; // moved within the page: keep playing
+    if (this.link.lease) return; // moved within the page: keep playing
     if (!this.engines) {
       this.view.adoptMedia(this);
       this.engines = new Engines(this.view.video, this.view.canvas, log);
@@ -193,7 +187,7 @@ export class MqttcastPlayerElement extends HTMLElement {
       this.gate.stop();
       this.wanted = false;
       this.player.stop();
-      this.unlink();
+      this.link.unbind();
     });
   }
 
@@ -238,7 +232,7 @@ export class MqttcastPlayerElement extends HTMLElement {
     this.view.showSound(muted);
   }
 
-  private brokerKey(): { url: string; username?: string; password?: string; prefix: string } | PlayerError {
+  private brokerKey(): LinkKey | PlayerError {
     const url = this.brokerUrl;
     if (!isBrokerUrl(url)) return playerError('BROKER_URL_INVALID', url);
     const prefix = this.getAttribute('prefix') ?? '';
@@ -253,40 +247,13 @@ export class MqttcastPlayerElement extends HTMLElement {
   /** (Re)joins the shared connection for the current broker and credentials. */
   private relink(): void {
     const key = this.brokerKey();
-    const id = JSON.stringify(key);
-    if (this.lease && id === this.leaseKey) return;
+    if (!('code' in key) && this.link.holds(key)) return;
     this.player.stop();
-    this.unlink();
-    this.leaseKey = id;
+    this.link.unbind();
     this.configError = 'code' in key ? key : null;
-    if ('code' in key) {
-      this.refreshError();
-      this.onState();
-      return;
-    }
-    const lease = sharedRegistry(log).acquire(key);
-    this.lease = lease;
-    const { link } = lease;
-    this.unlisten = [
-      link.on('ready', () => this.player.attach(link.transport!, link.requests(lease.slot))),
-      link.on('down', () => this.player.detach()),
-      link.on('message', (topic, bytes) => this.player.handleMessage(topic, bytes)),
-      link.on('problem', () => this.refreshError()),
-      link.on('state', (state) => this.dispatchEvent(new CustomEvent<ConnectionState>('connection', { detail: state }))),
-      link.on('catalog', (catalog) => this.dispatchEvent(new CustomEvent<Catalog>('catalog', { detail: catalog }))),
-    ];
-    if (link.ready) this.player.attach(link.transport!, link.requests(lease.slot));
+    if (!('code' in key)) this.link.bind(key);
     this.refreshError();
     this.apply();
-  }
-
-  private unlink(): void {
-    for (const off of this.unlisten.splice(0)) off();
-    const lease = this.lease;
-    this.lease = null;
-    this.leaseKey = '';
-    this.player.detach();
-    lease?.release().catch((err: unknown) => log.warn('disconnect failed', err));
   }
 
   private onState(): void {
@@ -312,7 +279,7 @@ export class MqttcastPlayerElement extends HTMLElement {
 
   private readonly onPageHide = (): void => {
     this.player.pagehide();
-    this.unlink();
+    this.link.unbind();
   };
 
   private readonly onPageShow = (event: PageTransitionEvent): void => {

@@ -6,6 +6,7 @@
  * wall (`/?wall=...`) plays four tiles at once.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { createRequire } from 'node:module';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -148,6 +149,8 @@ describe('<mqttcast-player> on another origin', () => {
   }
 </script>
 </body></html>`);
+    // `import 'mqttcast/player'` (npm) is the same module the server serves at /player.js.
+    expect(createRequire(import.meta.url).resolve('mqttcast/player')).toBe(path.join(ROOT, 'dist', 'client', 'player.js'));
     // The player module is served with CORS (and only it), so the other origin may import it.
     const head = await fetch(`${origin}/player.js`);
     expect(head.headers.get('access-control-allow-origin')).toBe('*');

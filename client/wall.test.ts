@@ -1,0 +1,30 @@
+import { describe, expect, it } from 'vitest';
+import type { Catalog } from '../protocol/index.js';
+import { parseWallParam, resolveWallName } from './wall.js';
+import { targetOf } from './player-element-target.js';
+
+const catalog = { sources: [{ name: 'demo' }, { name: 'live/cam1' }, { name: 'cam2' }, { name: 'live/cam2' }] } as unknown as Catalog;
+
+describe('wall names', () => {
+  it('reads ?wall= as a trimmed list without empties or repeats', () => {
+    expect(parseWallParam(' cam1, cam2 ,,demo,cam1 ')).toEqual(['cam1', 'cam2', 'demo']);
+    expect(parseWallParam(null)).toEqual([]);
+    expect(parseWallParam('rtsp://127.0.0.1:8554/test,demo')).toEqual(['rtsp://127.0.0.1:8554/test', 'demo']);
+  });
+
+  it('resolves a short name to a named source first, then to its channel, else leaves it as given', () => {
+    expect(resolveWallName('demo', catalog)).toBe('demo');
+    expect(resolveWallName('cam1', catalog)).toBe('live/cam1');
+    expect(resolveWallName('cam2', catalog)).toBe('cam2'); // a configured source wins over a channel of the same name
+    expect(resolveWallName('cam3', catalog)).toBe('cam3');
+    expect(resolveWallName('cam1', null)).toBe('cam1');
+    expect(resolveWallName('rtsp://x/cam1', catalog)).toBe('rtsp://x/cam1');
+  });
+
+  it('plays a `source` with :// as a URL, anything else as a named source', () => {
+    expect(targetOf('rtsp://127.0.0.1/x')).toEqual({ url: 'rtsp://127.0.0.1/x' });
+    expect(targetOf(' live/cam1 ')).toEqual({ source: 'live/cam1' });
+    expect(targetOf('')).toBeNull();
+    expect(targetOf(null)).toBeNull();
+  });
+});
