@@ -1,17 +1,15 @@
 /**
  * CPU of the Chromium this bench process launched (its descendants only, so a
- * browser someone else runs on the machine is not counted): the renderer
- * processes (page, demuxing, MSE/WebCodecs decoding) and the whole browser
- * (renderers, GPU/compositor, network, browser process).
+ * browser someone else runs on the machine is not counted), by process type:
+ * renderer (page, demuxing, MSE/WebCodecs decoding), gpu-process (the
+ * compositor, software here), utility (network, audio), browser.
  */
 import { readFileSync } from 'node:fs';
 import { readProcTree } from '../proc-sampler.js';
 
 export interface ChromiumTicks {
-  /** Clock ticks (utime+stime, with reaped children) of renderer processes. */
-  renderer: number;
-  /** Clock ticks of every Chromium process. */
-  total: number;
+  /** Clock ticks (utime+stime, with reaped children) by process type. */
+  byType: Record<string, number>;
   at: number;
 }
 
@@ -24,20 +22,28 @@ function commandLine(pid: number): string {
 }
 
 export function chromiumTicks(): ChromiumTicks {
-  let renderer = 0;
-  let total = 0;
+  const byType: Record<string, number> = {};
   for (const p of readProcTree(process.pid).slice(1)) {
     const cmd = commandLine(p.pid);
     if (!/chromium/.test(cmd.split(' ')[0] ?? '')) continue;
-    total += p.ticks;
-    if (cmd.includes('--type=renderer')) renderer += p.ticks;
+    const type = /--type=([a-z-]+)/.exec(cmd)?.[1] ?? 'browser';
+    byType[type] = (byType[type] ?? 0) + p.ticks;
   }
-  return { renderer, total, at: performance.now() };
+  return { byType, at: performance.now() };
 }
 
-/** CPU between two readings, % of one core (100 ticks a second on Linux). */
-export function cpuPercent(a: ChromiumTicks, b: ChromiumTicks): { renderer: number; total: number } {
+export interface ChromiumCpu {
+  /** % of one core (100 ticks a second on Linux). */
+  renderer: number;
+  total: number;
+  byType: Record<string, number>;
+}
+
+/** CPU between two readings, % of one core. */
+export function cpuPercent(a: ChromiumTicks, b: ChromiumTicks): ChromiumCpu {
   const seconds = (b.at - a.at) / 1000;
-  const pct = (ticks: number): number => (seconds > 0 ? Math.max(0, ticks) / seconds : Number.NaN);
-  return { renderer: pct(b.renderer - a.renderer), total: pct(b.total - a.total) };
+  const byType: Record<string, number> = {};
+  for (const type of Object.keys(b.byType)) byType[type] = Math.max(0, b.byType[type]! - (a.byType[type] ?? 0)) / seconds;
+  const total = Object.values(byType).reduce((s, x) => s + x, 0);
+  return { renderer: byType.renderer ?? 0, total, byType };
 }

@@ -39,7 +39,7 @@ import type { Page } from 'playwright-core';
 import { ensureClientBuilt, launchChromium, type Browser } from '../../test/browser/chromium.js';
 import { Viewer } from '../../test/harness.js';
 import type { Scenario, ScenarioContext } from '../context.js';
-import { chromiumTicks, cpuPercent } from '../peer/chromium-cpu.js';
+import { chromiumTicks, cpuPercent, type ChromiumCpu } from '../peer/chromium-cpu.js';
 import { MPEGTS_CONFIG, serveMpegtsPage } from '../peer/mpegts-page.js';
 import { startNodeMediaServer } from '../peer/nms.js';
 import { startPublisher } from '../peer/publisher.js';
@@ -82,7 +82,7 @@ interface Steady {
   unknownFrames: number;
   waiting: number;
   freezes: number;
-  cpu: { renderer: number; total: number };
+  cpu: ChromiumCpu;
 }
 
 /** What one player collected over all rounds. */
@@ -212,7 +212,9 @@ function report(ctx: ScenarioContext, player: Player, c: Collected): void {
   const own = c.steady.flatMap((s) => s.ownLatency);
   if (own.length > 0) rec.metric('peer', v("player's own latency (overlay: prft → shown)"), 'ms', own, 'cross-check, sampled once a second');
   rec.metric('peer', v('renderer CPU'), '%', c.steady.map((s) => s.cpu.renderer), 'one sample per steady window');
-  rec.metric('peer', v('Chromium CPU (all processes)'), '%', c.steady.map((s) => s.cpu.total));
+  const types = [...new Set(c.steady.flatMap((s) => Object.keys(s.cpu.byType)))].sort();
+  const byType = types.map((t) => `${t} ${Math.round(median(c.steady.map((s) => s.cpu.byType[t] ?? 0)))} %`).join(', ');
+  rec.metric('peer', v('Chromium CPU (all processes)'), '%', c.steady.map((s) => s.cpu.total), `median by process: ${byType}`);
   if (player.hasVideoElement) rec.metric('peer', v('stalls (video waiting events)'), 'count', [sum((s) => s.waiting)], `over ${seconds} s`);
   rec.metric('peer', v(`freezes (no new frame for > ${FREEZE_MS} ms)`), 'count', [sum((s) => s.freezes)], `over ${seconds} s`);
   if (c.errors.length > 0) rec.note('peer', `${player.label} reported errors: ${c.errors.slice(0, 3).join(' | ')}`);
