@@ -93,6 +93,19 @@ describe('ChannelMuxer', () => {
     expect(samples.map((s) => [s.timestampUs, s.durationUs])).toEqual([[0, 20_000], [20_000, 40_000], [60_000, 20_000], [80_000, 20_000]]);
   });
 
+  it('puts audio stamped on another clock on the video timeline with the measured offset', () => {
+    const { muxer, inits, fragments } = harness();
+    muxer.setVideoConfig(VIDEO);
+    muxer.setAudioConfig(AUDIO);
+    muxer.setAudioClockOffset(5_000_000 - 2_000); // audio clock: 2 ms after page load ↔ video clock: 5 s after boot
+    muxer.addVideo(frame(0, true));
+    muxer.addAudio({ timestampUs: 1_000, durationUs: 20_000, data: Uint8Array.of(1) }); // captured before the first frame: dropped
+    muxer.addAudio({ timestampUs: 2_000 + 40_000, durationUs: 20_000, data: Uint8Array.of(2) });
+    muxer.addVideo(frame(50, false));
+    const audio = parseFragmentSamples(fragments[1]!.data, tracksOf(inits[0]!)).filter((x) => x.trackId === AUDIO_TRACK_ID);
+    expect(audio.map((x) => [x.timestampUs, [...x.data]])).toEqual([[40_000, [2]]]);
+  });
+
   it('sends audio alone when no video comes, so its queue stays bounded', () => {
     const { muxer, fragments } = harness();
     muxer.setVideoConfig(VIDEO);

@@ -74,6 +74,7 @@ export class ChannelMuxer {
   private nextAudioTime: number | undefined;
 
   private audioExpected: boolean;
+  private audioOffsetUs: number | undefined;
 
   constructor(private readonly options: ChannelMuxerOptions) {
     this.audioExpected = options.audio;
@@ -82,6 +83,17 @@ export class ChannelMuxer {
   /** Whether the init has (or will have) an audio track. */
   get hasAudio(): boolean {
     return this.audioExpected;
+  }
+
+  /**
+   * How far the audio clock is behind the video clock, µs (added to audio timestamps). In
+   * Chromium a camera's VideoFrames are stamped on one clock and a microphone's AudioData
+   * on another (seconds since boot vs. since the page loaded): the session measures both
+   * against performance.now() when it reads the first of each. Unset: the first audio
+   * chunk is lined up with the newest video frame when the clocks are far apart.
+   */
+  setAudioClockOffset(offsetUs: number): void {
+    this.audioOffsetUs = offsetUs;
   }
 
   /** No audio config came (a silent or broken microphone): go on with video only, in a new init. */
@@ -142,10 +154,11 @@ export class ChannelMuxer {
     this.needKeyframe = false;
   }
 
-  addAudio(chunk: AudioChunkIn): void {
+  addAudio(input: AudioChunkIn): void {
     if (!this.audioExpected || !this.initWritten || this.originUs === undefined) return; // nothing before the first keyframe
+    const chunk = this.audioOffsetUs === undefined ? input : { ...input, timestampUs: input.timestampUs + this.audioOffsetUs };
     if (this.audioOriginUs === undefined) {
-      const skewed = Math.abs(chunk.timestampUs - this.originUs) > MAX_CLOCK_SKEW_US;
+      const skewed = this.audioOffsetUs === undefined && Math.abs(chunk.timestampUs - this.originUs) > MAX_CLOCK_SKEW_US;
       this.audioOriginUs = skewed ? chunk.timestampUs - (this.lastVideoUs! - this.originUs) : this.originUs;
     }
     if (chunk.timestampUs < this.audioOriginUs) return;

@@ -28,8 +28,9 @@ export interface FrameSource {
 export function readTrack<T extends VideoFrame | AudioData>(track: MediaStreamTrack, onFrame: (frame: T) => void, onEnd: (err?: unknown) => void): FrameSource {
   const Processor = processorConstructor();
   if (!Processor) throw new Error('MediaStreamTrackProcessor is missing');
-  // A small buffer: when the encoder falls behind, old frames are dropped by the browser, not queued.
-  const reader = new Processor({ track, maxBufferSize: 2 }).readable.getReader();
+  // Video: a small buffer, so when the encoder falls behind the browser drops old frames instead of queueing them.
+  // Audio: half a second of 10 ms buffers; a drop there would shift the encoder's clock (it counts samples) for good.
+  const reader = new Processor({ track, maxBufferSize: track.kind === 'audio' ? 50 : 2 }).readable.getReader();
   let closed = false;
   const pump = async (): Promise<void> => {
     for (;;) {

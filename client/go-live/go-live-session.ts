@@ -109,15 +109,35 @@ export class GoLiveSession extends Emitter<GoLiveEvents> {
     const video = new VideoEncoding(this.options.video, this.muxer, encoderFailed);
     this.videoEncoding = video;
     const wallClock = (): number => performance.timeOrigin + performance.now();
+    // Each track's clock against performance.now(), from the first frame read (see ChannelMuxer.setAudioClockOffset).
+    let videoClockUs: number | undefined;
+    let audioClockUs: number | undefined;
+    const lineUpClocks = (): void => {
+      if (videoClockUs !== undefined && audioClockUs !== undefined) this.muxer.setAudioClockOffset(audioClockUs - videoClockUs);
+    };
+    const onVideo = (frame: VideoFrame): void => {
+      if (videoClockUs === undefined) {
+        videoClockUs = performance.now() * 1000 - frame.timestamp;
+        lineUpClocks();
+      }
+      video.encode(frame, wallClock());
+    };
     this.sources.push(
       hasTrackProcessor()
-        ? readTrack<VideoFrame>(videoTrack, (frame) => video.encode(frame, wallClock()), ended)
-        : readVideoElement(this.options.preview, this.options.video.framerate, (frame) => video.encode(frame, wallClock())),
+        ? readTrack<VideoFrame>(videoTrack, onVideo, ended)
+        : readVideoElement(this.options.preview, this.options.video.framerate, onVideo),
     );
     if (audioTrack) {
       const audio = new AudioEncoding(this.muxer, encoderFailed);
       this.audioEncoding = audio;
-      this.sources.push(readTrack<AudioData>(audioTrack, (data) => audio.encode(data), (err) => err && log.warn('microphone ended', err)));
+      const onAudio = (data: AudioData): void => {
+        if (audioClockUs === undefined) {
+          audioClockUs = performance.now() * 1000 - data.timestamp;
+          lineUpClocks();
+        }
+        audio.encode(data);
+      };
+      this.sources.push(readTrack<AudioData>(audioTrack, onAudio, (err) => err && log.warn('microphone ended', err)));
       const wait = setTimeout(() => {
         if (this.init || !this.muxer.hasAudio) return;
         log.warn(`no audio from the microphone within ${AUDIO_WAIT_MS} ms: publishing video only`);
