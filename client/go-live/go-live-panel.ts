@@ -115,6 +115,7 @@ export class GoLivePanel {
     this.showError(null);
     this.showState('starting', '');
     this.setRunning(true);
+    this.el.stop.disabled = true; // until the session exists: Stop then ends it
     const context = this.options.context();
     const name = this.el.name.value.trim() || context.username || '';
     this.el.name.value = name;
@@ -130,6 +131,7 @@ export class GoLivePanel {
         log: this.options.log.child('go-live'),
       });
       this.session = session;
+      this.el.stop.disabled = false;
       session.on('state', (state, detail) => this.showState(state, detail));
       session.on('stats', (stats) => this.showStats(stats, session.mimeCodec));
       session.on('error', (error) => {
