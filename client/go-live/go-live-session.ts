@@ -57,9 +57,9 @@ export class GoLiveSession extends Emitter<GoLiveEvents> {
 
   private readonly muxer: ChannelMuxer;
 
-  private constructor(private readonly options: GoLiveOptions, private readonly publisher: ChannelPublisher, audio: boolean, startedAt: string) {
+  private constructor(private readonly options: GoLiveOptions, private readonly publisher: ChannelPublisher, audio: boolean, base: { publisher: string; started_at: string }) {
     super();
-    this.base = { publisher: publisherLabel(options.clientId), started_at: startedAt };
+    this.base = base;
     this.muxer = new ChannelMuxer({ audio, onInit: (init) => this.onInit(init), onFragment: ({ data, sync }) => this.onFragment(data, sync) });
   }
 
@@ -77,16 +77,17 @@ export class GoLiveSession extends Emitter<GoLiveEvents> {
     const audioTrack = options.stream.getAudioTracks()[0];
     const audioSettings = audioTrack?.getSettings();
     const audio = audioTrack !== undefined && hasTrackProcessor() && (await canEncodeOpus(audioSettings?.sampleRate ?? 48_000, audioSettings?.channelCount ?? 1));
-    const startedAt = new Date().toISOString();
+    const base = { publisher: publisherLabel(options.clientId), started_at: new Date().toISOString() };
     const publisher = await ChannelPublisher.connect({
       url: options.brokerUrl,
-      clientId: `mqttcast-golive-${options.clientId}`.slice(0, 64),
+      // Its own id (like the CLI's mqttcast-pub-<name>-<random>): two tabs, or a tab and its player, never take over each other's connection.
+      clientId: `mqttcast-golive-${options.name}-${randomHex(3)}`.slice(0, 64),
       username: options.username,
       password: options.password,
       topics,
-      will: { state: 'offline', publisher: publisherLabel(options.clientId), started_at: startedAt, reason: 'connection_lost' },
+      will: { state: 'offline', ...base, reason: 'connection_lost' },
     });
-    const session = new GoLiveSession(options, publisher, audio, startedAt);
+    const session = new GoLiveSession(options, publisher, audio, base);
     session.run(videoTrack, audio ? audioTrack : undefined);
     return session;
   }
@@ -214,5 +215,9 @@ export class GoLiveSession extends Emitter<GoLiveEvents> {
 }
 
 function publisherLabel(clientId: string): string {
-  return `browser ${clientId}`.slice(0, 128);
+  return `browser ${clientId || randomHex(4)}`.slice(0, 128);
+}
+
+function randomHex(bytes: number): string {
+  return [...crypto.getRandomValues(new Uint8Array(bytes))].map((b) => b.toString(16).padStart(2, '0')).join('');
 }
