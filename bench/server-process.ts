@@ -82,6 +82,8 @@ export async function stopTree(child: ChildProcess & { pid: number }, graceMs = 
 export interface MqttcastServerOptions {
   allow?: string[];
   logLevel?: string;
+  /** More `serve` flags, e.g. `--fragment-ms 200`. */
+  extraArgs?: string[];
 }
 
 /** Polls `/healthz` until it says ok (the media server is connected to its broker); false after `timeoutMs`. */
@@ -103,6 +105,7 @@ export async function startMqttcastServer(opts: MqttcastServerOptions = {}): Pro
   const args = ['bin/mqttcast.js', 'serve', '--host', '127.0.0.1', '--http-port', String(httpPort), '--mqtt-port', String(mqttPort)];
   args.push('--log-level', opts.logLevel ?? 'warn');
   for (const a of opts.allow ?? []) args.push('--allow', a);
+  args.push(...(opts.extraArgs ?? []));
   const child = await startNodeChild('mqttcast serve', args, mqttPort);
   // The MQTT listener binds before the media server connects: wait for /healthz to say so.
   if (!(await waitHealthy(httpPort))) {

@@ -3,7 +3,9 @@
  * (node with the embedded broker + its ffmpeg children), for 1, 10 and 50
  * headless viewers of the demo source that ack like the player. The server
  * runs as a child process; the viewers run here. Baseline (a), the per-viewer
- * transcode relay, is measured the same way for 1 and 10 viewers.
+ * transcode relay, is measured the same way for 1 and 10 viewers. The cost
+ * of one-frame fragments: 50 viewers again on a server cutting 200 ms
+ * fragments (`--fragment-ms 200`), messages/s and bytes/s per viewer and CPU.
  */
 import os from 'node:os';
 import type { Scenario, ScenarioContext } from '../context.js';
@@ -19,6 +21,9 @@ export interface ViewerLoad {
   latencyMs: number[];
   /** Media seconds delivered per wall second, per viewer (1 = keeps up with real time). */
   realtime: number[];
+  /** Messages and media bytes each viewer received per second in the window. */
+  msgsPerS: number[];
+  bytesPerS: number[];
 }
 
 export function realtimeFactor(v: BenchViewer): number | undefined {
@@ -41,11 +46,17 @@ export async function measureViewers(ctx: ScenarioContext, server: ChildServer, 
     await Promise.all(viewers.map((v) => v.waitForFragments(1, startTimeoutMs)));
     await ctx.sleep(ctx.quick ? 1000 : 2000);
     const sampler = new ProcSampler(server.pid, 1000).start();
+    const already = viewers.map((v) => v.samples.length);
+    const t0 = performance.now();
     for (const v of viewers) v.recording = true;
     await ctx.sleep(windowMs);
     const win = sampler.stop();
     for (const v of viewers) v.recording = false;
+    const seconds = (performance.now() - t0) / 1000;
+    const inWindow = viewers.map((v, i) => v.samples.slice(already[i]));
     return {
+      msgsPerS: inWindow.map((s) => s.length / seconds),
+      bytesPerS: inWindow.map((s) => s.reduce((sum, x) => sum + x.bytes, 0) / seconds),
       win,
       latencyMs: viewers.flatMap((v) => v.samples.map((s) => s.latencyMs).filter((x): x is number => x !== undefined)),
       realtime: viewers.map(realtimeFactor).filter((x): x is number => x !== undefined),
@@ -65,6 +76,8 @@ function recordLoad(ctx: ScenarioContext, label: string, load: ViewerLoad): void
   ctx.rec.metric('fanout', `${label}: RSS server tree`, 'MiB', win.intervals.map((s) => s.rssBytes / MiB));
   if (load.latencyMs.length > 0) ctx.rec.metric('fanout', `${label}: fragment latency (prft, corrected)`, 'ms', load.latencyMs);
   ctx.rec.metric('fanout', `${label}: realtime factor per viewer`, '×', load.realtime);
+  ctx.rec.metric('fanout', `${label}: messages/s per viewer`, 'msg/s', load.msgsPerS);
+  ctx.rec.metric('fanout', `${label}: media kB/s per viewer`, 'kB/s', load.bytesPerS.map((b) => b / 1000));
 }
 
 export const fanoutScenario: Scenario = {
@@ -86,6 +99,12 @@ export const fanoutScenario: Scenario = {
     }
     await ctx.cleanup.close(server);
 
+    ctx.log('fanout: mqttcast, 50 viewers, 200 ms fragments');
+    const coarse = ctx.cleanup.add('mqttcast serve (200 ms fragments)', await startMqttcastServer({ extraArgs: ['--fragment-ms', '200'] }));
+    const coarseLoad = await measureViewers(ctx, coarse, 50, windowMs);
+    recordLoad(ctx, 'mqttcast 50 viewers, 200 ms fragments', coarseLoad);
+    await ctx.cleanup.close(coarse);
+
     const relay = ctx.cleanup.add('per-viewer relay', await startPerViewerRelay());
     const relayCpu = new Map<number, number>();
     const relayRss = new Map<number, number>();
@@ -106,6 +125,10 @@ export const fanoutScenario: Scenario = {
       }
     }
     const r = ctx.rec;
+    const perFrame = '50 viewers, one-frame / 200 ms fragments';
+    r.ratio(`messages/s per viewer, ${perFrame}`, r.median('fanout', 'mqttcast 50 viewers: messages/s per viewer'), r.median('fanout', 'mqttcast 50 viewers, 200 ms fragments: messages/s per viewer'), 'msg/s');
+    r.ratio(`media bytes/s per viewer, ${perFrame}`, r.median('fanout', 'mqttcast 50 viewers: media kB/s per viewer'), r.median('fanout', 'mqttcast 50 viewers, 200 ms fragments: media kB/s per viewer'), 'kB/s');
+    r.ratio(`CPU node (server+broker), ${perFrame}`, nodeOf.get(50), coarseLoad.win.byGroup.node, '% core');
     r.ratio('fan-out CPU (server tree) 10/1 viewers', cpuOf.get(10), cpuOf.get(1), '% core');
     r.ratio('fan-out CPU (server tree) 50/1 viewers [§7 target ≤ 2]', cpuOf.get(50), cpuOf.get(1), '% core');
     r.ratio('fan-out CPU (node only) 50/1 viewers', nodeOf.get(50), nodeOf.get(1), '% core');
