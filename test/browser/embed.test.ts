@@ -142,10 +142,11 @@ describe('<mqttcast-player> on another origin', () => {
 <mqttcast-player id="rtsp" source="${rtsp.url}" autoplay muted></mqttcast-player>
 <mqttcast-player id="refused" source="${REFUSED}" autoplay muted controls></mqttcast-player>
 <script>
-  window.seen = { playing: [], error: [] };
+  window.seen = { playing: [], error: [], stats: {} };
   for (const el of document.querySelectorAll('mqttcast-player')) {
     el.addEventListener('playing', () => window.seen.playing.push(el.id));
     el.addEventListener('error', (e) => window.seen.error.push(el.id + ':' + e.detail.code));
+    el.addEventListener('stats', (e) => { if (e.detail.bytes > 0) window.seen.stats[el.id] = (window.seen.stats[el.id] || 0) + 1; });
   }
 </script>
 </body></html>`);
@@ -167,14 +168,26 @@ describe('<mqttcast-player> on another origin', () => {
     const refused = await shown(page, '#refused');
     expect(refused.state).toBe('error');
     expect(refused.decoded).toBe(0);
-    const seen = await page.evaluate(() => (window as unknown as { seen: { playing: string[]; error: string[] } }).seen);
+    type Seen = { playing: string[]; error: string[]; stats: Record<string, number> };
+    const seen = await page.evaluate(() => (window as unknown as { seen: Seen }).seen);
     expect(new Set(seen.playing)).toEqual(new Set(['demo', 'cam', 'rtsp']));
     expect(seen.error).toEqual(['refused:URL_NOT_ALLOWED']);
+    expect(Object.keys(seen.stats).sort()).toEqual(['cam', 'demo', 'rtsp']);
     // One MQTT connection for the four elements: one WebSocket in the page, one web client at the broker.
     expect(await page.evaluate(() => (window as unknown as { wsOpened: number }).wsOpened)).toBe(1);
     expect(pageClients()).toBe(1);
     expect(service.mediaServer.sessionCount).toBe(3);
     await screenshot(page, 'embed-four-elements');
+
+    // Hidden, an element stops its session (nothing delivered); shown again, it plays again.
+    const camTopic = (await shown(page, '#cam')).replyTopic;
+    await page.evaluate(() => (document.getElementById('cam')!.style.display = 'none'));
+    await expect.poll(async () => (await shown(page, '#cam')).state, { timeout: 10_000 }).toBe('paused');
+    await waitFor(() => service.mediaServer.session(camTopic) === undefined, { message: 'no session while hidden' });
+    expect(service.mediaServer.sessionCount).toBe(2);
+    await page.evaluate(() => (document.getElementById('cam')!.style.display = ''));
+    await waitFor(() => service.mediaServer.session(camTopic) !== undefined, { message: 'a new session once shown' });
+    await expectPlaying(page, '#cam');
 
     // Removing an element ends its session (status `ended`) and, as its only viewer, the RTSP ffmpeg.
     const { replyTopic } = await shown(page, '#rtsp');
