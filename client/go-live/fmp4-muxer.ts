@@ -9,7 +9,7 @@
  * streaming callbacks, but it starts a new fragment only at a video keyframe
  * (`isobmff-muxer.ts`, "keyFrameQueuedEverywhere"), so with a keyframe every second each
  * frame would leave the browser up to a second late. One-frame fragments need a few
- * boxes per frame, written here; docs/go-live.md has the measurement.
+ * boxes per frame, written here; README.md "Go live from the browser" has the measurement.
  */
 import { writeFragment, type FragmentSample, type TrackRun } from './fmp4-fragment-writer.js';
 import {
