@@ -5,6 +5,7 @@
  * random and mutated payloads, after which the server still plays.
  */
 import { randomBytes } from 'node:crypto';
+import { request } from 'node:http';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import fc from 'fast-check';
@@ -240,5 +241,29 @@ describe('fuzzing', () => {
     } finally {
       await v.close();
     }
+  });
+});
+
+describe('hostile HTTP paths', () => {
+  /** A raw GET of `target` (as written: node's fetch would normalise `//`), its status. */
+  function rawGet(target: string): Promise<number> {
+    const { port } = new URL(service.urls.web);
+    return new Promise((resolve, reject) => {
+      const req = request({ host: '127.0.0.1', port: Number(port), path: target, method: 'GET' }, (res) => {
+        res.resume();
+        resolve(res.statusCode ?? 0);
+      });
+      req.on('error', reject);
+      req.end();
+    });
+  }
+
+  it('answers paths that do not parse as URLs (//, //?x, //[) and keeps serving', async () => {
+    for (const target of ['//', '//?mode=webcodecs', '//[', '///healthz', '/%%']) {
+      const status = await rawGet(target);
+      expect(status, target).toBeGreaterThanOrEqual(200);
+      expect(status, target).toBeLessThan(500);
+    }
+    expect(await rawGet('/healthz')).toBe(200);
   });
 });
