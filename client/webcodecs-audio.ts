@@ -18,6 +18,15 @@ export interface AudioPlayoutOptions {
 
 /** Buffers this close to the end of the previous one are played back to back. */
 const CONTIGUOUS_S = 0.03;
+/**
+ * Sound may trail the picture by up to this much rather than be dropped. With one
+ * video frame per fragment the picture is drawn the moment it is decoded, and the
+ * sound of the same instant arrives with it: scheduled on the picture's clock it is
+ * always a little late (measured 30–90 ms in Chromium; every buffer was dropped).
+ */
+const MAX_TRAIL_S = 0.25;
+/** A late buffer starts this far ahead of the audio clock, so it is not cut. */
+const START_LEAD_S = 0.02;
 /** Decoder queue bound: beyond it, chunks are dropped (the page is too slow). */
 const MAX_QUEUE = 50;
 
@@ -86,13 +95,16 @@ export class AudioPlayout {
     const ctxNow = stamp.contextTime ?? ctx.currentTime;
     const perfNow = stamp.performanceTime ?? performance.now();
     let when = ctxNow + (wall - perfNow) / 1000 - (ctx.outputLatency || 0);
-    if (Math.abs(when - this.nextTime) < CONTIGUOUS_S) when = this.nextTime;
+    // Back to back with the previous buffer when close to it, or when behind it by less than the trail allowed.
+    if (Math.abs(when - this.nextTime) < CONTIGUOUS_S || (when < this.nextTime && this.nextTime - when < MAX_TRAIL_S)) when = this.nextTime;
     const buffer = this.toBuffer(ctx, data);
-    if (when + buffer.duration / 2 < ctx.currentTime) {
+    const late = ctx.currentTime - when;
+    if (late > MAX_TRAIL_S) {
       this.dropped++;
-      this.options.log.debug(`audio ${Math.round((ctx.currentTime - when) * 1000)} ms late: dropped`);
+      this.options.log.debug(`audio ${Math.round(late * 1000)} ms late: dropped`);
       return;
     }
+    if (late > 0) when = ctx.currentTime + START_LEAD_S; // trails the picture by about `late`
     if (when !== this.nextTime && this.scheduled > 0) this.options.log.debug(`audio re-anchored by ${Math.round((when - this.nextTime) * 1000)} ms`);
     const source = ctx.createBufferSource();
     source.buffer = buffer;
