@@ -9,22 +9,31 @@
  * or watch them with its own scripts; the slots show whichever is used.
  */
 import type { PlayerError } from './errors.js';
+import type { PlayerState } from './player-types.js';
 import type { EngineKind } from './media-sink.js';
 import { PLAYER_ELEMENT_CSS } from './player-element-style.js';
 import { formatBitrate, formatMs, formatResolution, type StatsSnapshot } from './stats.js';
 
 /** The player's states, plus `paused`: not delivering because the element is hidden. */
-export type ElementState =
-  | 'idle'
-  | 'connecting'
-  | 'describing'
-  | 'starting'
-  | 'playing'
-  | 'recovering'
-  | 'reconnecting'
-  | 'ended'
-  | 'error'
-  | 'paused';
+export type ElementState = PlayerState | 'paused';
+
+/** Shows a coded error in `box`: the message in bold, the detail after it; empties it for null. */
+export function renderError(box: Element, error: PlayerError | null): void {
+  if (!error) {
+    box.replaceChildren();
+    return;
+  }
+  const main = document.createElement('strong');
+  main.textContent = error.message;
+  const parts: Node[] = [main];
+  if (error.detail) {
+    const detail = document.createElement('span');
+    detail.className = 'detail';
+    detail.textContent = error.detail;
+    parts.push(detail);
+  }
+  box.replaceChildren(...parts);
+}
 
 const STATE_TEXT: Record<ElementState, string> = {
   idle: '',
@@ -123,20 +132,7 @@ export class PlayerElementView {
   }
 
   showError(error: PlayerError | null): void {
-    if (!error) {
-      this.error.replaceChildren();
-      return;
-    }
-    const main = document.createElement('strong');
-    main.textContent = error.message;
-    const parts: Node[] = [main];
-    if (error.detail) {
-      const detail = document.createElement('span');
-      detail.className = 'detail';
-      detail.textContent = error.detail;
-      parts.push(detail);
-    }
-    this.error.replaceChildren(...parts);
+    renderError(this.error, error);
   }
 
   /** The one-line overlay of the `stats` attribute. */

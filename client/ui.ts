@@ -7,6 +7,7 @@ import type { PlayerError } from './errors.js';
 import type { EngineKind } from './media-sink.js';
 import type { ConnectionState } from './mqtt-connection.js';
 import { MqttcastPlayerElement, type ElementState } from './player-element.js';
+import { renderError } from './player-element-view.js';
 import type { PlayTarget } from './requests.js';
 import { Sparkline } from './sparkline.js';
 import { formatBitrate, formatMs, formatResolution, type StatsSnapshot } from './stats.js';
@@ -184,21 +185,7 @@ export class Ui {
   }
 
   showError(error: PlayerError | null): void {
-    const box = this.el.error;
-    if (!error) {
-      box.replaceChildren();
-      return;
-    }
-    const main = document.createElement('strong');
-    main.textContent = error.message;
-    const parts: Node[] = [main];
-    if (error.detail) {
-      const detail = document.createElement('span');
-      detail.className = 'detail';
-      detail.textContent = error.detail;
-      parts.push(detail);
-    }
-    box.replaceChildren(...parts);
+    renderError(this.el.error, error);
   }
 
   showStats(stats: StatsSnapshot, latency: readonly number[], bitrate: readonly number[]): void {

@@ -7,30 +7,14 @@ import { buildProbeArgs, parseFrameRate, type OutputProfile } from './ffmpeg-arg
 import { diagnose } from './ffmpeg-diagnosis.js';
 import { FfmpegProcess, type ProcessLimits } from './ffmpeg-process.js';
 import type { SourceSpec } from '../policy/sources.js';
+import type { ProbeResult, ProbedTrack } from './probe-types.js';
 import { describeRtsp } from './rtsp-describe.js';
 import { parseSdp, probeFromSdp } from './sdp.js';
 
 /** A camera that has not answered DESCRIBE by then is asked again through ffprobe (10 s timeout). */
 const DESCRIBE_TIMEOUT_MS = 3000;
 
-export interface ProbedTrack {
-  codec: string;
-  profile?: string;
-  width?: number;
-  height?: number;
-  sampleRate?: number;
-  channels?: number;
-  /** Frames per second (video), when ffprobe knows it: not from an RTSP SDP alone. */
-  fps?: number;
-}
-
-export interface ProbeResult {
-  live: boolean;
-  video?: ProbedTrack;
-  audio?: ProbedTrack;
-  /** How it was learnt: the RTSP server's SDP (one DESCRIBE) or ffprobe. */
-  via?: 'sdp' | 'ffprobe';
-}
+export type { ProbeResult, ProbedTrack } from './probe-types.js';
 
 interface FfprobeStream {
   codec_type?: string;

@@ -4,7 +4,7 @@
  * clock rate, format parameters, frame rate, and whether the session is live
  * (an open `a=range`). Pure; no I/O.
  */
-import type { ProbeResult, ProbedTrack } from './probe.js';
+import type { ProbeResult, ProbedTrack } from './probe-types.js';
 
 export interface SdpMedium {
   /** `video`, `audio`, `application`, ... */
