@@ -23,13 +23,19 @@ export function expectBoxAlignedStream(messages: Buffer[], minFragments = 3): vo
   }
 }
 
-/** Writes the concatenation to a file and decodes it fully with ffmpeg; returns ffprobe's streams. */
-export async function expectDecodable(messages: Buffer[]): Promise<Array<{ codec_name: string; codec_type: string }>> {
+/**
+ * Writes the concatenation to a file and decodes it fully with ffmpeg; returns ffprobe's streams.
+ * `variableFrameRate`: the frames keep their own times (a browser camera's frames come 45, 55, 50 ms
+ * apart; ffmpeg's null output would otherwise round two of them onto one tick of its guessed
+ * frame rate and report "non monotonically increasing dts" for a stream whose times do increase).
+ */
+export async function expectDecodable(messages: Buffer[], opts: { variableFrameRate?: boolean } = {}): Promise<Array<{ codec_name: string; codec_type: string }>> {
   const dir = await mkdtemp(path.join(tmpdir(), 'mqttcast-decode-'));
   try {
     const file = path.join(dir, 'out.mp4');
     await writeFile(file, Buffer.concat(messages));
-    const decode = await runCommand('ffmpeg', ['-nostdin', '-v', 'error', '-i', file, '-f', 'null', '-']);
+    const vfr = opts.variableFrameRate ? ['-fps_mode', 'passthrough', '-enc_time_base:v', '-1'] : [];
+    const decode = await runCommand('ffmpeg', ['-nostdin', '-v', 'error', '-i', file, ...vfr, '-f', 'null', '-']);
     expect(decode.stderr.trim()).toBe('');
     expect(decode.code).toBe(0);
     const probe = await runCommand('ffprobe', ['-v', 'error', '-show_streams', '-of', 'json', file]);
