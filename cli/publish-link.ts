@@ -5,7 +5,7 @@
  * meta are republished retained and data resumes at the next keyframe fragment.
  */
 import mqtt, { ErrorWithReasonCode, type IClientOptions, type IClientPublishOptions, type MqttClient } from 'mqtt';
-import { CONTENT_TYPE_JSON, mediaProperties, refusesMqtt5, type ChannelMetaInput, type ChannelTopics } from '../protocol/index.js';
+import { CONTENT_TYPE_JSON, ConnectionClosed, firstConnect, mediaProperties, refusesMqtt5, type ChannelMetaInput, type ChannelTopics } from '../protocol/index.js';
 import { CliError, EXIT } from './exit-codes.js';
 import { ChannelRefusal } from './publish-refusal.js';
 import { withTimeout } from './with-timeout.js';
@@ -114,43 +114,23 @@ export class ChannelLink {
       rejectUnauthorized: options.insecure !== true,
     };
     const client = mqtt.connect(options.broker, mqttOptions);
-    return new Promise((resolve, reject) => {
-      // Named handlers, removed by name: MQTT.js keeps its own 'connect' and 'close' listeners.
-      const detach = (): void => {
-        client.off('connect', onConnect);
-        client.off('error', onError);
-        client.off('close', onClose);
-      };
-      const fail = (err: Error): void => {
-        detach();
-        client.on('error', () => undefined); // late socket errors of the connection being torn down
-        client.end(true);
-        reject(err);
-      };
-      const onConnect = (): void => {
-        detach();
+    return firstConnect(client).then(
+      () => {
         const link = new ChannelLink(client, options, version);
         link.onConnect();
-        resolve(link);
-      };
-      const onError = (err: Error & { code?: unknown }): void => {
-        if (version === 5 && refusesMqtt5(err)) {
-          fail(new ProtocolRefused(err.message));
-          return;
-        }
+        return link;
+      },
+      (err: Error & { code?: unknown }) => {
+        if (err instanceof ConnectionClosed) throw new CliError(`cannot reach the MQTT broker at ${options.broker} (connection closed)`, EXIT.BROKER_UNREACHABLE);
+        if (version === 5 && refusesMqtt5(err)) throw new ProtocolRefused(err.message);
         if (err instanceof ErrorWithReasonCode) {
           const what = REFUSED.has(err.code) ? 'the credentials' : 'the connection';
-          fail(new CliError(`the MQTT broker at ${options.broker} refused ${what}: ${err.message}`, EXIT.REFUSED));
-          return;
+          throw new CliError(`the MQTT broker at ${options.broker} refused ${what}: ${err.message}`, EXIT.REFUSED);
         }
         const what = UNREACHABLE.has(String(err.code)) ? 'cannot reach' : 'cannot connect to';
-        fail(new CliError(`${what} the MQTT broker at ${options.broker}: ${err.message}`, EXIT.BROKER_UNREACHABLE));
-      };
-      const onClose = (): void => fail(new CliError(`cannot reach the MQTT broker at ${options.broker} (connection closed)`, EXIT.BROKER_UNREACHABLE));
-      client.on('connect', onConnect);
-      client.on('error', onError);
-      client.on('close', onClose);
-    });
+        throw new CliError(`${what} the MQTT broker at ${options.broker}: ${err.message}`, EXIT.BROKER_UNREACHABLE);
+      },
+    );
   }
 
   get connected(): boolean {

@@ -7,3 +7,4 @@ export * from './fragment-timing.js';
 export * from './fmp4-segmenter.js';
 export * from './channels.js';
 export * from './mqtt5.js';
+export * from './first-connect.js';

@@ -8,7 +8,7 @@
  * user's channel with PUBACK 0x87 (MQTT 5): that becomes PUBLISH_REFUSED.
  */
 import mqtt, { type IClientOptions, type IClientPublishOptions, type MqttClient } from 'mqtt';
-import { CONTENT_TYPE_JSON, mediaProperties, refusesMqtt5, type ChannelMetaInput, type ChannelTopics } from '../../protocol/index.js';
+import { CONTENT_TYPE_JSON, ConnectionClosed, firstConnect, mediaProperties, refusesMqtt5, type ChannelMetaInput, type ChannelTopics } from '../../protocol/index.js';
 import { Emitter } from '../emitter.js';
 import { GoLiveFailure, goLiveError, type GoLiveError } from './go-live-errors.js';
 
@@ -100,33 +100,19 @@ export class ChannelPublisher extends Emitter<PublisherEvents> {
       queueQoSZero: false,
       will: version === 5 ? { ...will, properties: JSON_PROPERTIES } : will,
     });
-    return new Promise((resolve, reject) => {
-      const detach = (): void => {
-        client.off('connect', onConnect);
-        client.off('error', onError);
-        client.off('close', onClose);
-      };
-      const fail = (err: Error): void => {
-        detach();
-        client.end(true);
-        reject(err);
-      };
-      const onConnect = (): void => {
-        detach();
+    return firstConnect(client).then(
+      () => {
         const publisher = new ChannelPublisher(client, options, version);
         publisher.onConnect();
-        resolve(publisher);
-      };
-      const onError = (err: Error & { code?: unknown }): void => {
-        if (version === 5 && refusesMqtt5(err)) fail(new Mqtt5Refused(err.message));
-        else if (reasonCode(err) !== undefined) fail(new GoLiveFailure(goLiveError('BROKER_REFUSED', err.message)));
-        else fail(new GoLiveFailure(goLiveError('BROKER_UNREACHABLE', `${options.url}: ${err.message}`)));
-      };
-      const onClose = (): void => fail(new GoLiveFailure(goLiveError('BROKER_UNREACHABLE', `${options.url}: connection closed`)));
-      client.on('connect', onConnect);
-      client.on('error', onError);
-      client.on('close', onClose);
-    });
+        return publisher;
+      },
+      (err: Error & { code?: unknown }) => {
+        if (err instanceof ConnectionClosed) throw new GoLiveFailure(goLiveError('BROKER_UNREACHABLE', `${options.url}: connection closed`));
+        if (version === 5 && refusesMqtt5(err)) throw new Mqtt5Refused(err.message);
+        if (reasonCode(err) !== undefined) throw new GoLiveFailure(goLiveError('BROKER_REFUSED', err.message));
+        throw new GoLiveFailure(goLiveError('BROKER_UNREACHABLE', `${options.url}: ${err.message}`));
+      },
+    );
   }
 
   get connected(): boolean {

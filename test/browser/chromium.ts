@@ -6,6 +6,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { runChecked } from '../helpers/child.js';
+import { waitFor } from '../helpers/wait.js';
 
 export const CHROMIUM = '/usr/bin/chromium';
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -89,4 +90,22 @@ export function videoState(page: Page): Promise<VideoState> {
     const w = window as unknown as { mqttcast?: { state: string } };
     return { currentTime: v.currentTime, frames: v.getVideoPlaybackQuality().totalVideoFrames, state: w.mqttcast?.state ?? '' };
   });
+}
+
+/** Opens the player page at `url` in a new page (added to `pages`, for closing after the test) once it is connected. */
+export async function openPlayerPage(browser: Browser, pages: Page[], url: string): Promise<Page> {
+  const page = await browser.newPage();
+  pages.push(page);
+  await page.goto(url);
+  await page.locator('#connection[data-state="connected"]').waitFor({ timeout: 20_000 });
+  return page;
+}
+
+/** Waits until the page's video has decoded frames and its clock moves, as a person would see it play. */
+export async function expectVideoPlaying(page: Page): Promise<void> {
+  const first = await waitFor(async () => {
+    const s = await videoState(page);
+    return s.frames > 0 && s.currentTime > 0 ? s : undefined;
+  }, { timeoutMs: 30_000, message: 'video shows frames' });
+  await waitFor(async () => (await videoState(page)).currentTime > first.currentTime + 0.5, { timeoutMs: 20_000, message: 'currentTime advances' });
 }

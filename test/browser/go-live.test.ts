@@ -22,7 +22,7 @@ import { mediaProcesses } from '../helpers/processes.js';
 import { waitFor } from '../helpers/wait.js';
 import { startTestService } from '../harness.js';
 import { expectBoxAlignedStream, expectDecodable } from '../media-check.js';
-import { ensureClientBuilt, launchChromium, screenshot, videoState, type Browser } from './chromium.js';
+import { ensureClientBuilt, expectVideoPlaying as expectPlaying, launchChromium, openPlayerPage, screenshot, type Browser } from './chromium.js';
 
 const FAKE_CAMERA = ['--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream'];
 
@@ -31,21 +31,8 @@ let service: Service;
 const pages: Page[] = [];
 const clients: MqttClient[] = [];
 
-async function open(url: string): Promise<Page> {
-  const page = await browser.newPage();
-  pages.push(page);
-  await page.goto(url);
-  await page.locator('#connection[data-state="connected"]').waitFor({ timeout: 20_000 });
-  return page;
-}
+const open = (url: string): Promise<Page> => openPlayerPage(browser, pages, url);
 
-async function expectPlaying(page: Page): Promise<void> {
-  const first = await waitFor(async () => {
-    const s = await videoState(page);
-    return s.frames > 0 && s.currentTime > 0 ? s : undefined;
-  }, { timeoutMs: 30_000, message: 'video shows frames' });
-  await waitFor(async () => (await videoState(page)).currentTime > first.currentTime + 0.5, { timeoutMs: 20_000, message: 'currentTime advances' });
-}
 
 /** An MQTT.js client that keeps every message of `topics`, in arrival order. */
 async function capture(url: string, topics: string[]): Promise<Array<{ topic: string; payload: Buffer }>> {

@@ -18,7 +18,7 @@ import { descendants, mediaProcesses } from '../helpers/processes.js';
 import { startRtspServer, type RtspServer } from '../helpers/rtsp-server.js';
 import { waitFor } from '../helpers/wait.js';
 import { startTestService } from '../harness.js';
-import { ensureClientBuilt, launchChromium, screenshot, videoState, type Browser } from './chromium.js';
+import { ensureClientBuilt, expectVideoPlaying as expectPlaying, launchChromium, openPlayerPage, screenshot, videoState, type Browser } from './chromium.js';
 
 let browser: Browser;
 let service: Service;
@@ -27,22 +27,8 @@ let http: StaticServer;
 let rtsp: RtspServer;
 const pages: Page[] = [];
 
-async function open(url = service.urls.web): Promise<Page> {
-  const page = await browser.newPage();
-  pages.push(page);
-  await page.goto(url);
-  await page.locator('#connection[data-state="connected"]').waitFor({ timeout: 20_000 });
-  return page;
-}
+const open = (url = service.urls.web): Promise<Page> => openPlayerPage(browser, pages, url);
 
-/** Waits until the video has decoded frames and its clock moves, as a person would see it play. */
-async function expectPlaying(page: Page): Promise<void> {
-  const first = await waitFor(async () => {
-    const s = await videoState(page);
-    return s.frames > 0 && s.currentTime > 0 ? s : undefined;
-  }, { timeoutMs: 30_000, message: 'video shows frames' });
-  await waitFor(async () => (await videoState(page)).currentTime > first.currentTime + 0.5, { timeoutMs: 20_000, message: 'currentTime advances' });
-}
 
 beforeAll(async () => {
   await ensureClientBuilt();
