@@ -221,7 +221,8 @@ describe('Mosquitto', () => {
         { stdio: ['ignore', 'pipe', 'pipe'] }));
       let out = '';
       sub.stdout?.on('data', (b: Buffer) => (out += b.toString('utf8')));
-      const exited = new Promise<number | null>((resolve) => sub.once('exit', (code) => resolve(code)));
+      const exited = new Promise<number | null>((resolve) => sub.once('close', (code) => resolve(code)));
+      // 'close', not 'exit': the exit can come before the last stdout chunk is read.
       // mosquitto_sub's stdout is block-buffered on a pipe, so we cannot see its SUBACK:
       // publish until the subscriber has received one message and exited (-C 1).
       let done = false;

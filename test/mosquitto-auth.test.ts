@@ -131,7 +131,7 @@ describe('mosquitto.conf.example with users', () => {
     const sub = spawn('mosquitto_sub', [...cli, '-v', '-C', '2', '-W', '30', '-t', 'video/catalog', '-t', 'video/session/alice/#', '-t', 'video/session/bob/#'], { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     sub.stdout.on('data', (b: Buffer) => (out += b.toString('utf8')));
-    const exited = new Promise<number | null>((done) => sub.once('exit', (code) => done(code)));
+    const exited = new Promise<number | null>((done) => sub.once('close', (code) => done(code)));
     let finished = false;
     void exited.then(() => (finished = true));
     try {
