@@ -28,12 +28,15 @@ import { SessionRegistry } from './sessions/session-registry.js';
 import type { Session } from './sessions/session.js';
 import { catalogSources, resolveTarget, type SourceSpec } from './policy/sources.js';
 import { ChannelHub } from './channels/channel-hub.js';
-import { ChannelPublisher } from './channels/channel-publisher.js';
+import { ChannelPublisher, serverId } from './channels/channel-publisher.js';
 import { channelSources, isChannelSource, resolveChannel } from './channels/channel-source.js';
 import { RequestHandler } from './requests/request-handler.js';
 import { handlePresence } from './requests/seed-compat.js';
 import { errorBody, routePresence, routeRequest } from './requests/request-routing.js';
 import { UpstreamPool } from './upstream-pool.js';
+import { SnapshotEncoder } from './snapshots/snapshot-encoder.js';
+import { SnapshotService } from './snapshots/snapshot-service.js';
+import type { Upstream } from './upstreams/upstream.js';
 
 export const SERVER_VERSION = '0.1.0';
 
@@ -68,6 +71,8 @@ export class MediaServer {
   readonly channels: ChannelHub;
   private readonly publishers: ChannelPublisher[] = [];
   private catalogTimer?: NodeJS.Timeout;
+  readonly snapshotEncoder: SnapshotEncoder;
+  readonly snapshots: SnapshotService;
 
   /** Starts a media server (and its egress proxy) on an MQTT link. */
   static async start(options: MediaServerOptions): Promise<MediaServer> {
@@ -129,12 +134,54 @@ export class MediaServer {
       this.presenceTimer.unref();
     }
     for (const [name, source] of Object.entries(config.sources)) if (source.publish) this.publishers.push(this.publishSource(name));
+    this.snapshotEncoder = new SnapshotEncoder({
+      ffmpeg: options.ffmpeg,
+      width: config.snapshots.width,
+      quality: config.snapshots.quality,
+      limits: { addressSpaceBytes: limits.ffmpegMemoryBytes, openFiles: limits.ffmpegOpenFiles },
+    });
+    this.snapshots = new SnapshotService({
+      snapshots: config.snapshots,
+      homeAssistant: config.homeAssistant,
+      prefix: config.prefix,
+      version: SERVER_VERSION,
+      serverId: serverId(),
+      link,
+      hub: this.channels,
+      encoder: this.snapshotEncoder,
+      isOwn: (name) => config.sources[name]?.publish === true,
+      acquire: (name) => this.upstreamForSnapshots(name),
+      log: this.log.child({ component: 'snapshots' }),
+    });
+    const totals = this.snapshotEncoder.totals;
+    this.metrics.gauge('mqttcast_snapshots_made', 'Snapshots (JPEG pictures of live channels) made since start', () => totals.made);
+    this.metrics.gauge('mqttcast_snapshot_seconds', 'Seconds of ffmpeg time spent making snapshots since start', () => totals.ms / 1000);
+  }
+
+  /**
+   * The upstream a channel's pictures are made from: the source itself for a channel this
+   * server publishes, else the channel's subscription. Pictures join a running upstream
+   * freely, but open a new one only while half of `limits.maxUpstreams` is free: viewers
+   * come first.
+   */
+  private async upstreamForSnapshots(name: string): Promise<Upstream> {
+    const { config } = this.options;
+    const spec = config.sources[name]?.publish
+      ? await resolveTarget({ kind: 'source', name }, this.allowlist, config)
+      : resolveChannel(`live/${name}`, (n) => this.channels.meta(n));
+    if (!this.pool.holds(spec) && this.pool.size >= Math.floor(config.limits.maxUpstreams / 2)) {
+      throw new MqttcastError('TOO_MANY_SESSIONS', `${this.pool.size} sources are open; pictures wait until fewer are (limits.maxUpstreams ${config.limits.maxUpstreams})`);
+    }
+    const { upstream } = await this.pool.acquire(spec, undefined);
+    await upstream.ready();
+    return upstream;
   }
 
   /** Origin mode: keeps a configured source running and publishes it as live channel `<name>`. */
   private publishSource(name: string): ChannelPublisher {
     return new ChannelPublisher({
       name,
+      snapshots: this.options.config.snapshots.enabled,
       prefix: this.topics.prefix,
       link: this.options.link,
       log: this.log.child({ channel: name }),
@@ -259,7 +306,7 @@ export class MediaServer {
   }
 
   private onMessage(topic: string, payload: Buffer, retained: boolean, props: MessageProperties): void {
-    if (this.channels.handle(topic, payload)) return;
+    if (this.channels.handle(topic, payload, retained)) return;
     const presence = this.secure ? undefined : routePresence(topic, this.topics);
     if (presence) return this.onPresence(presence, topic, payload, retained);
     const route = routeRequest(topic, this.topics, this.secure);
@@ -301,9 +348,10 @@ export class MediaServer {
     clearTimeout(this.brokerLossTimer);
     clearTimeout(this.catalogTimer);
     this.sessions.endAll('server_shutdown');
+    this.snapshots.close();
     await Promise.all(this.publishers.map((p) => p.close()));
     this.channels.close();
-    await Promise.all([this.pool.close(), this.prober.close()]);
+    await Promise.all([this.pool.close(), this.prober.close(), this.snapshotEncoder.close()]);
     await this.egress.close();
   }
 }

@@ -104,6 +104,11 @@ export class UpstreamPool {
     return { upstream: this.track(upstream), mode: 'copy', live: true };
   }
 
+  /** Whether an upstream of this source is running, to be joined without opening another. */
+  holds(spec: SourceSpec): boolean {
+    return [...this.all].some((u) => u.key.startsWith(`${spec.key}|`) && u.available);
+  }
+
   private checkUpstreamLimit(): void {
     if (this.all.size >= this.config.limits.maxUpstreams) {
       throw new MqttcastError('TOO_MANY_SESSIONS', `the server is already reading ${this.all.size} sources, its limit`);

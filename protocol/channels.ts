@@ -7,7 +7,7 @@
  * | `P/live/<name>/init`      | yes      | init segment (`ftyp`+`moov`); empty = channel gone   |
  * | `P/live/<name>/data`      | no, QoS 0| one fragment per message (`[prft]`+`moof`+`mdat`)    |
  * | `P/live/<name>/meta`      | yes      | JSON {@link ChannelMeta}; `offline` is the last will |
- * | `P/live/<name>/snapshot`  | yes      | reserved: a still picture (JPEG) for catalogs        |
+ * | `P/live/<name>/snapshot`  | yes      | JPEG of the latest keyframe; empty = no picture      |
  *
  * Ordering contract for producers: a (new) init is published retained and acknowledged
  * before any fragment that needs it; data resumes on a fragment that starts with a
@@ -57,7 +57,7 @@ export interface ChannelTopics {
   readonly data: string;
   /** Retained JSON {@link ChannelMeta}. */
   readonly meta: string;
-  /** Reserved: retained still picture. */
+  /** Retained JPEG of the latest keyframe (media-server/snapshots). */
   readonly snapshot: string;
   /** Every topic of this channel: `P/live/<name>/#`. */
   readonly all: string;
@@ -130,6 +130,11 @@ export const ChannelMetaSchema = z
     bitrate: z.number().min(0).optional(),
     /** Measured keyframe interval (GOP duration), seconds. */
     gop: z.number().min(0).optional(),
+    /**
+     * The publisher makes this channel's snapshots itself (`mqttcast publish --snapshots`, or
+     * the media server publishing its own source): other servers take none.
+     */
+    snapshots: z.boolean().optional(),
     /** Why the channel is offline: `stopped`, `connection_lost` (last will), `input_ended`, `input_failed`. */
     reason: z.string().max(64).optional(),
     /** Human-readable detail for `reason` (e.g. ffmpeg's last error line). */

@@ -6,5 +6,6 @@ export * from './mp4-init.js';
 export * from './fragment-timing.js';
 export * from './fmp4-segmenter.js';
 export * from './channels.js';
+export * from './jpeg.js';
 export * from './mqtt5.js';
 export * from './first-connect.js';

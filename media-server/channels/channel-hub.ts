@@ -30,6 +30,8 @@ export interface ChannelSummary {
 
 export interface ChannelHubEvents {
   change: [];
+  /** A picture on `P/live/<name>/snapshot` (empty: cleared); `retained` when replayed at subscribe. */
+  snapshot: [name: string, payload: Buffer, retained: boolean];
 }
 
 export class ChannelHub extends EventEmitter<ChannelHubEvents> {
@@ -45,6 +47,11 @@ export class ChannelHub extends EventEmitter<ChannelHubEvents> {
     super();
     this.metaFilter = channelFilter(prefix, 'meta');
     link.addSubscription(this.metaFilter, 1);
+  }
+
+  /** Names of the channels in the directory (live or offline). */
+  names(): string[] {
+    return [...this.metas.keys()];
   }
 
   /** What the directory knows of a channel: its meta, or undefined when no meta has been seen. */
@@ -65,13 +72,14 @@ export class ChannelHub extends EventEmitter<ChannelHubEvents> {
   }
 
   /** Routes a message if it belongs to a channel; returns whether it did. */
-  handle(topic: string, payload: Buffer): boolean {
+  handle(topic: string, payload: Buffer, retained = false): boolean {
     const parsed = parseChannelTopic(this.prefix, topic);
     if (!parsed) return false;
     const { name, kind } = parsed;
     if (kind === 'meta') this.onMeta(name, payload);
     else if (kind === 'init') this.consumers.get(name)?.onInit(payload);
     else if (kind === 'data') this.consumers.get(name)?.onData(payload);
+    else this.emit('snapshot', name, payload, retained);
     return true;
   }
 
@@ -121,5 +129,5 @@ export class ChannelHub extends EventEmitter<ChannelHubEvents> {
 
 function sameListing(a: ChannelMeta | undefined, b: ChannelMeta | undefined): boolean {
   if (a === undefined || b === undefined) return a === b;
-  return a.state === b.state && a.mimeCodec === b.mimeCodec && a.publisher === b.publisher && a.reason === b.reason;
+  return a.state === b.state && a.mimeCodec === b.mimeCodec && a.publisher === b.publisher && a.reason === b.reason && a.snapshots === b.snapshots;
 }

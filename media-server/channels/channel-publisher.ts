@@ -18,6 +18,10 @@ export interface ChannelPublisherOptions {
   link: MqttLink;
   /** Opens (or joins) the source's upstream, resolved once it has its init segment. */
   acquire: () => Promise<Upstream>;
+  /** This server also publishes the channel's snapshots (the meta says so: no other server takes them). */
+  snapshots?: boolean;
+  /** Who publishes, in the meta (default `mqttcast-server@<host>:<pid>`). */
+  publisher?: string;
   log: Logger;
 }
 
@@ -25,10 +29,15 @@ const META_REFRESH_MS = 5_000;
 const RETRY_MIN_MS = 1_000;
 const RETRY_MAX_MS = 30_000;
 
+/** This media server process, as named in channel metas and snapshot comments. */
+export function serverId(): string {
+  return `mqttcast-server@${hostname()}:${process.pid}`;
+}
+
 export class ChannelPublisher implements UpstreamViewer {
   private readonly topics: ChannelTopics;
   private readonly startedAt = new Date().toISOString();
-  private readonly publisher = `mqttcast-server@${hostname()}:${process.pid}`;
+  private readonly publisher: string;
   private upstream?: Upstream;
   private info?: InitInfo;
   private retryMs = RETRY_MIN_MS;
@@ -42,6 +51,7 @@ export class ChannelPublisher implements UpstreamViewer {
 
   constructor(private readonly options: ChannelPublisherOptions) {
     this.topics = channelTopics(options.prefix, options.name);
+    this.publisher = options.publisher ?? serverId();
     this.metaTimer = setInterval(() => this.publishMeta(), META_REFRESH_MS);
     this.metaTimer.unref();
   }
@@ -122,6 +132,7 @@ export class ChannelPublisher implements UpstreamViewer {
       updated_at: new Date(now).toISOString(),
       bitrate,
       ...(this.gopS !== undefined ? { gop: this.gopS } : {}),
+      ...(this.options.snapshots ? { snapshots: true } : {}),
     };
     this.options.link.publishJson(this.topics.meta, meta, { retain: true });
   }

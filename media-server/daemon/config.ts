@@ -78,6 +78,43 @@ export const LimitsSchema = z
   })
   .strict();
 
+/**
+ * Still pictures of live channels: a JPEG of the latest keyframe, retained on
+ * `P/live/<name>/snapshot`, made from the media the server already holds.
+ */
+export const SnapshotsSchema = z
+  .object({
+    enabled: z.boolean().default(true),
+    /** Seconds between two pictures of a channel (the first is taken at its first keyframe). */
+    intervalS: z.number().min(1).max(3600).default(10),
+    /** Width in pixels; the height keeps the aspect. A smaller source keeps its size. */
+    width: z.number().int().min(16).max(3840).default(640),
+    /** ffmpeg's JPEG quality scale: 2 (best, largest) to 31. */
+    quality: z.number().int().min(2).max(31).default(5),
+    /**
+     * Which channels this server takes pictures of. `auto`: every live channel on its broker,
+     * except those whose publisher makes its own (`mqttcast publish --snapshots`) and those
+     * another server already serves (seen by the pictures arriving: in a tree of bridged
+     * brokers the origin side does it and edges stand back). `own`: only the sources this
+     * server publishes itself (`publish: true`).
+     */
+    channels: z.enum(['auto', 'own']).default('auto'),
+  })
+  .strict();
+export type SnapshotsConfig = z.infer<typeof SnapshotsSchema>;
+
+/** Home Assistant MQTT discovery: one camera entity per live channel, showing its snapshot. */
+export const HomeAssistantSchema = z
+  .object({
+    enabled: z.boolean().default(false),
+    /** Home Assistant's discovery prefix (its MQTT integration's setting). */
+    prefix: z.string().refine(isValidPrefix, 'must be topic levels of letters, digits, _ . -').default('homeassistant'),
+    /** Address of this server's web page as Home Assistant's users reach it; links each device to its live view. */
+    pageUrl: z.url({ protocol: /^https?$/ }).optional(),
+  })
+  .strict();
+export type HomeAssistantConfig = z.infer<typeof HomeAssistantSchema>;
+
 export const ConfigSchema = z
   .object({
     host: z.string().min(1).default('127.0.0.1'),
@@ -119,6 +156,8 @@ export const ConfigSchema = z
     logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     logFormat: z.enum(['auto', 'json', 'pretty']).default('auto'),
     limits: LimitsSchema.prefault({}),
+    snapshots: SnapshotsSchema.prefault({}),
+    homeAssistant: HomeAssistantSchema.prefault({}),
     /** Users and ACLs of the embedded broker; enabling it turns on secure mode. */
     auth: AuthConfigSchema.prefault({}),
     /**
@@ -161,6 +200,8 @@ export const ENV_KEYS: Record<string, { key: string; parse: (v: string) => unkno
   MQTTCAST_LOG_FORMAT: { key: 'logFormat', parse: (v) => v },
   MQTTCAST_SHARE_GROUP: { key: 'shareGroup', parse: (v) => v },
   MQTTCAST_FRAGMENT_MS: { key: 'fragmentMs', parse: Number },
+  MQTTCAST_SNAPSHOTS: { key: 'snapshots', parse: (v) => ({ enabled: v === '1' || v.toLowerCase() === 'true' }) },
+  MQTTCAST_HOME_ASSISTANT: { key: 'homeAssistant', parse: (v) => ({ enabled: v === '1' || v.toLowerCase() === 'true' }) },
   MQTTCAST_SECURE: { key: 'secure', parse: (v) => v === '1' || v.toLowerCase() === 'true' },
 };
 

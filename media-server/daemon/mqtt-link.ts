@@ -199,6 +199,16 @@ export class MqttLink extends EventEmitter<MqttLinkEvents> {
     return true;
   }
 
+  /** Publishes a retained binary message (a snapshot), QoS 1. Dropped while the broker is unreachable. */
+  publishRetainedBinary(topic: string, data: Buffer, contentType: string): boolean {
+    if (!this.client.connected) return false;
+    const props = this.version === 5 ? { properties: { contentType } } : {};
+    this.client.publish(topic, data, { qos: 1, retain: true, ...props }, (err) => {
+      if (err) this.log.debug({ err, topic }, 'retained message not delivered');
+    });
+    return true;
+  }
+
   /** Removes a retained message (an empty retained publish). */
   clearRetained(topic: string): void {
     this.client.publish(topic, '', { qos: 1, retain: true }, (err) => {

@@ -1,0 +1,202 @@
+/**
+ * Snapshots of the live channels this server is responsible for, and their Home Assistant
+ * discovery. For each such channel it is one more viewer of the channel's upstream (the
+ * one subscription a viewer would use, or the source a `publish: true` server runs), so
+ * a picture costs no second connection to the camera: {@link KeyframeSnapshots} turns the
+ * latest keyframe into a JPEG, retained on `P/live/<name>/snapshot`.
+ *
+ * Which channels (config `snapshots.channels`):
+ * - its own sources (`publish: true`) always; their meta says `snapshots: true`;
+ * - `auto` also every other live channel with a video track, unless its meta says the
+ *   publisher makes its own, or pictures made by someone else have arrived within the last
+ *   2.5 intervals (the origin side of a bridged tree: its pictures reach the edges, which
+ *   then stand back; an edge may publish one at a channel's start before it hears them).
+ *
+ * A channel whose meta is removed (empty retained) is gone for good: its discovery config
+ * is removed, and so is the picture if this server made it.
+ */
+import type { Logger } from 'pino';
+import { channelFilter, channelTopics, readSnapshotStamp, type ChannelMeta } from '../../protocol/index.js';
+import type { ChannelHub } from '../channels/channel-hub.js';
+import type { HomeAssistantConfig, SnapshotsConfig } from '../daemon/config.js';
+import type { MqttLink } from '../daemon/mqtt-link.js';
+import type { Upstream } from '../upstreams/upstream.js';
+import { cameraDiscovery, discoveryTopic } from './home-assistant.js';
+import { KeyframeSnapshots } from './keyframe-snapshots.js';
+import type { SnapshotEncoder } from './snapshot-encoder.js';
+
+export interface SnapshotServiceOptions {
+  snapshots: SnapshotsConfig;
+  homeAssistant: HomeAssistantConfig;
+  prefix: string;
+  version: string;
+  /** This server, as written in its pictures' comments (no spaces). */
+  serverId: string;
+  link: MqttLink;
+  hub: ChannelHub;
+  encoder: SnapshotEncoder;
+  /** Whether this server publishes channel `name` itself (a `publish: true` source). */
+  isOwn: (name: string) => boolean;
+  /** The upstream to watch for channel `name` (joined, or opened within the server's limits). */
+  acquire: (name: string) => Promise<Upstream>;
+  log: Logger;
+}
+
+interface Watch {
+  snapshots: KeyframeSnapshots;
+  upstream?: Upstream;
+  stopped: boolean;
+}
+
+/** Someone else's picture this recently (in intervals) means they serve the channel. */
+const FOREIGN_HOLD_INTERVALS = 2.5;
+
+export class SnapshotService {
+  private readonly watches = new Map<string, Watch>();
+  /** When a picture made by someone else last arrived, per channel. */
+  private readonly foreignAt = new Map<string, number>();
+  /** Channels this server has published a picture of (to clear it when the channel goes). */
+  private readonly pictured = new Set<string>();
+  /** Discovery payloads published, per channel (published again only when they change). */
+  private readonly discovered = new Map<string, string>();
+  private readonly timer: NodeJS.Timeout;
+  private readonly intervalMs: number;
+  private readonly snapshotFilter: string;
+  private closed = false;
+
+  constructor(private readonly options: SnapshotServiceOptions) {
+    this.intervalMs = options.snapshots.intervalS * 1000;
+    this.snapshotFilter = channelFilter(options.prefix, 'snapshot');
+    if (options.snapshots.enabled && options.snapshots.channels === 'auto') options.link.addSubscription(this.snapshotFilter, 0);
+    options.hub.on('change', this.onChange);
+    options.hub.on('snapshot', this.onSnapshot);
+    options.link.on('connected', this.onConnected);
+    // Also re-decides when another server's pictures stop coming (it takes over).
+    this.timer = setInterval(this.onChange, this.intervalMs);
+    this.timer.unref();
+    this.onChange();
+  }
+
+  /** Channels being pictured now. */
+  get watching(): string[] {
+    return [...this.watches.keys()];
+  }
+
+  private readonly onChange = (): void => {
+    if (this.closed) return;
+    const names = new Set([...this.options.hub.names(), ...this.watches.keys(), ...this.discovered.keys()]);
+    for (const name of names) this.reconcile(name, this.options.hub.meta(name));
+  };
+
+  /** A broker that restarted may have lost retained messages: discovery is published again. */
+  private readonly onConnected = (): void => {
+    for (const name of this.discovered.keys()) this.discovered.set(name, '');
+    this.onChange();
+  };
+
+  private readonly onSnapshot = (name: string, payload: Buffer, retained: boolean): void => {
+    // A replayed retained picture may be old (or our own from before a restart): only live ones count.
+    if (retained || payload.length === 0) return;
+    const stamp = readSnapshotStamp(payload);
+    if (stamp?.by === this.options.serverId) return;
+    this.foreignAt.set(name, Date.now());
+    const watch = this.watches.get(name);
+    if (watch && !this.options.isOwn(name)) {
+      this.options.log.info({ channel: name, by: stamp?.by ?? 'a publisher' }, 'another publisher makes pictures of this channel; leaving it to them');
+      this.stop(name);
+    }
+  };
+
+  private wants(name: string, meta: ChannelMeta | undefined): boolean {
+    const { snapshots } = this.options;
+    if (!snapshots.enabled || !meta || meta.state !== 'live') return false;
+    if (this.options.isOwn(name)) return true;
+    if (snapshots.channels !== 'auto' || meta.snapshots) return false;
+    if (meta.tracks.length > 0 && !meta.tracks.some((t) => t.type === 'video')) return false;
+    const foreign = this.foreignAt.get(name);
+    return foreign === undefined || Date.now() - foreign > FOREIGN_HOLD_INTERVALS * this.intervalMs;
+  }
+
+  private reconcile(name: string, meta: ChannelMeta | undefined): void {
+    const want = this.wants(name, meta);
+    if (want && !this.watches.has(name)) this.watch(name);
+    else if (!want && this.watches.has(name)) this.stop(name);
+    this.discover(name, meta);
+    if (meta === undefined) {
+      // Gone for good: its picture (if ours) goes too.
+      this.foreignAt.delete(name);
+      if (this.pictured.delete(name)) this.options.link.clearRetained(channelTopics(this.options.prefix, name).snapshot);
+    }
+  }
+
+  private watch(name: string): void {
+    const { log, link, prefix } = this.options;
+    const topic = channelTopics(prefix, name).snapshot;
+    const watch: Watch = {
+      stopped: false,
+      snapshots: new KeyframeSnapshots({
+        channel: name,
+        by: this.options.serverId,
+        encoder: this.options.encoder,
+        intervalMs: this.intervalMs,
+        log,
+        publish: (jpeg) => {
+          if (link.publishRetainedBinary(topic, jpeg, 'image/jpeg')) this.pictured.add(name);
+        },
+        onEnd: (why) => {
+          log.info({ channel: name, why }, 'channel ended; no more pictures of it until it is live again');
+          this.stop(name);
+        },
+      }),
+    };
+    this.watches.set(name, watch);
+    this.options
+      .acquire(name)
+      .then((upstream) => {
+        if (watch.stopped) return;
+        watch.upstream = upstream;
+        upstream.attach(watch.snapshots);
+        log.debug({ channel: name }, 'taking pictures of the channel');
+      })
+      .catch((err: unknown) => {
+        log.warn({ channel: name, err }, 'cannot take pictures of this channel now; trying again later');
+        this.stop(name);
+      });
+  }
+
+  private stop(name: string): void {
+    const watch = this.watches.get(name);
+    if (!watch) return;
+    this.watches.delete(name);
+    watch.stopped = true;
+    watch.snapshots.close();
+    watch.upstream?.detach(watch.snapshots);
+  }
+
+  private discover(name: string, meta: ChannelMeta | undefined): void {
+    const ha = this.options.homeAssistant;
+    if (!ha.enabled) return;
+    const topic = discoveryTopic(ha.prefix, name);
+    if (meta === undefined) {
+      if (this.discovered.delete(name)) this.options.link.clearRetained(topic);
+      return;
+    }
+    const body = cameraDiscovery({ prefix: this.options.prefix, discoveryPrefix: ha.prefix, version: this.options.version, pageUrl: ha.pageUrl }, name);
+    const text = JSON.stringify(body);
+    if (this.discovered.get(name) === text || !this.options.link.connected) return;
+    this.discovered.set(name, text);
+    this.options.link.publishJson(topic, body, { retain: true, qos: 1 });
+  }
+
+  /** Stops every watch (their upstreams are released); retained pictures and discovery stay. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    clearInterval(this.timer);
+    for (const name of [...this.watches.keys()]) this.stop(name);
+    this.options.hub.off('change', this.onChange);
+    this.options.hub.off('snapshot', this.onSnapshot);
+    this.options.link.off('connected', this.onConnected);
+    if (this.options.snapshots.enabled && this.options.snapshots.channels === 'auto') this.options.link.removeSubscription(this.snapshotFilter);
+  }
+}
