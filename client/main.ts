@@ -1,6 +1,7 @@
 /**
  * The page: one <mqttcast-player> driven by the form (source, decoder, broker,
- * credentials), its state, errors and stats shown around it, the wall view
+ * credentials), its state, errors and stats shown around it, the sources as
+ * cards with each live channel's latest snapshot, the wall view
  * (`?wall=cam1,cam2,demo`), the Go-live panel, and the read-only
  * `window.mqttcast` debug object used by tests. All playing is the element's.
  */
@@ -52,8 +53,11 @@ if (loadBrokerUrl(log)) raw?.setAttribute('broker', loadBrokerUrl(log));
 if (raw) (raw as { credentials?: PlayerCredentials }).credentials = credentials;
 defineMqttcastPlayer();
 
-const ui = new Ui(findElements(document));
-const player = ui.el.player;
+const elements = findElements(document);
+const player = elements.player;
+const ui = new Ui(elements, (channel) => player.snapshotUrl(channel));
+// The element keeps every channel's latest snapshot on its connection, for the source cards.
+player.snapshots = true;
 const wall = new Wall(ui.el.wall);
 
 function selectEngine(kind: EngineKind): void {
@@ -163,7 +167,12 @@ player.addEventListener('connection', (e) => {
   ui.showConnection((e as CustomEvent<ConnectionState>).detail);
   ui.el.clientId.textContent = player.clientId || '—';
 });
-player.addEventListener('catalog', (e) => ui.showSources((e as CustomEvent<Catalog>).detail));
+player.addEventListener('catalog', (e) => {
+  const catalog = (e as CustomEvent<Catalog>).detail;
+  ui.showSources(catalog);
+  wall.showCatalog(catalog);
+});
+player.addEventListener('snapshot', () => ui.showPictures());
 
 const debug: MqttcastDebug = Object.freeze({
   get state() {

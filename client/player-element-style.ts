@@ -14,6 +14,8 @@ export const PLAYER_ELEMENT_CSS = `
 :host([hidden]) { display: none; }
 .frame { position: absolute; inset: 0; }
 video, canvas, ::slotted(video), ::slotted(canvas) { display: block; width: 100%; height: 100%; background: #000; object-fit: contain; }
+.poster { position: absolute; inset: 0; display: none; width: 100%; height: 100%; object-fit: contain; background: #000; pointer-events: none; }
+.frame[data-poster='shown'] .poster { display: block; }
 .frame[data-engine='mse'] slot[name='canvas'], .frame[data-engine='webcodecs'] slot[name='video'] { display: none; }
 button {
   font: inherit; color: #fff; cursor: pointer;
@@ -32,6 +34,7 @@ button:focus-visible { outline: 3px solid #f0b429; outline-offset: 2px; }
   position: absolute; inset: 0; display: none; flex-direction: column; gap: 10px;
   align-items: center; justify-content: center; pointer-events: none; color: #9aa5b1; text-align: center; padding: 0 12px;
 }
+.frame[data-poster='shown'] .overlay { color: #fff; text-shadow: 0 1px 3px #000; }
 .frame:is([data-state='connecting'], [data-state='describing'], [data-state='starting'], [data-state='recovering'], [data-state='reconnecting'], [data-state='paused']) .overlay { display: flex; }
 .spinner {
   width: 32px; height: 32px; border-radius: 50%;

@@ -1,6 +1,6 @@
 /**
  * What <mqttcast-player> shows inside its shadow root: the picture (<video> for
- * MSE, <canvas> for WebCodecs), a spinner and state text while starting, the
+ * MSE, <canvas> for WebCodecs), a poster until the first frame, a spinner and state text while starting, the
  * coded error, an optional one-line stats overlay, and with `controls` a play
  * button and (WebCodecs) a sound button. No MQTT or media logic here.
  *
@@ -61,6 +61,7 @@ export class PlayerElementView {
   readonly sound: HTMLButtonElement;
   readonly play: HTMLButtonElement;
   private readonly frame: HTMLDivElement;
+  private readonly poster: HTMLImageElement;
   private readonly stateText: HTMLSpanElement;
   private readonly error: HTMLDivElement;
   private readonly stats: HTMLDivElement;
@@ -88,6 +89,10 @@ export class PlayerElementView {
     this.play.type = 'button';
     this.play.textContent = '▶';
     this.play.setAttribute('aria-label', 'Play');
+    this.poster = make('img', 'poster');
+    this.poster.alt = '';
+    this.poster.decoding = 'async';
+    this.frame.dataset.poster = 'none';
     const overlay = make('div', 'overlay');
     overlay.append(make('span', 'spinner'));
     this.stateText = make('span', 'state');
@@ -97,7 +102,7 @@ export class PlayerElementView {
     this.error.setAttribute('role', 'alert');
     this.stats = make('div', 'stats');
     this.stats.hidden = true;
-    this.frame.append(videoSlot, canvasSlot, overlay, this.play, this.sound, this.error, this.stats);
+    this.frame.append(videoSlot, canvasSlot, this.poster, overlay, this.play, this.sound, this.error, this.stats);
     root.append(style, this.frame);
     this.showSound(true);
   }
@@ -116,6 +121,13 @@ export class PlayerElementView {
   showState(state: ElementState, detail: string): void {
     this.frame.dataset.state = state;
     this.stateText.textContent = state === 'recovering' && detail ? `Recovering: ${detail}` : STATE_TEXT[state];
+  }
+
+  /** The picture shown over the empty video until the first frame; `visible` false once a frame is on screen. */
+  showPoster(url: string | null, visible: boolean): void {
+    if (url === null) this.poster.removeAttribute('src');
+    else if (this.poster.getAttribute('src') !== url) this.poster.src = url;
+    this.frame.dataset.poster = url === null ? 'none' : visible ? 'shown' : 'hidden';
   }
 
   showEngine(kind: EngineKind): void {

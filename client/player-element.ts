@@ -4,6 +4,7 @@
  * shadow root, on a broker connection shared with the page's other players
  * (link-registry.ts); stops when removed or when the page goes away, pauses
  * delivery while it cannot be seen and starts again (at a keyframe) when it can.
+ * Until the first frame it shows its `poster`, or a live channel's latest snapshot.
  */
 import { DEFAULT_PREFIX, isValidPrefix, type Catalog } from '../protocol/index.js';
 import { Engines, parseMode } from './engines.js';
@@ -16,6 +17,7 @@ import { findMediaSource } from './media-source.js';
 import type { ConnectionState } from './mqtt-connection.js';
 import { isBrokerUrl, sameOriginBrokerUrl } from './mqtt-connection.js';
 import { Player } from './player.js';
+import { PosterControl } from './player-element-poster.js';
 import { PlayerElementView, type ElementState } from './player-element-view.js';
 import { targetOf, type PlayerCredentials } from './player-element-target.js';
 import type { PlayTarget } from './requests.js';
@@ -31,7 +33,13 @@ export const PLAYER_TAG = 'mqttcast-player';
 const log = createLogger('player-element', typeof location === 'object' && debugRequested(location.search));
 /** The broker of the server that served this module (player.js, or the page's own bundle). */
 const DEFAULT_BROKER = sameOriginBrokerUrl(new URL(import.meta.url));
-const OBSERVED = ['source', 'broker', 'username', 'password', 'prefix', 'mode', 'autoplay', 'muted', 'controls', 'stats'];
+const OBSERVED = ['source', 'broker', 'username', 'password', 'prefix', 'mode', 'autoplay', 'muted', 'controls', 'stats', 'poster'];
+
+/** Detail of the `snapshot` event: a channel's new picture (null: none), or channel null when all may have changed. */
+export interface SnapshotChange {
+  channel: string | null;
+  url: string | null;
+}
 
 export class MqttcastPlayerElement extends HTMLElement {
   static readonly observedAttributes = OBSERVED;
@@ -41,6 +49,7 @@ export class MqttcastPlayerElement extends HTMLElement {
   private readonly player: Player;
   private readonly gate: VisibilityGate;
   private readonly link: PlayerLink;
+  private readonly posterControl: PosterControl;
   private secret: PlayerCredentials | null = null;
   /** play() was called (or autoplay) and stop() was not. */
   private wanted = false;
@@ -61,6 +70,9 @@ export class MqttcastPlayerElement extends HTMLElement {
       problem: () => this.refreshError(),
       state: (state) => this.dispatchEvent(new CustomEvent<ConnectionState>('connection', { detail: state })),
       catalog: (catalog) => this.dispatchEvent(new CustomEvent<Catalog>('catalog', { detail: catalog })),
+    }, log);
+    this.posterControl = new PosterControl(this.view, (channel, url) => {
+      this.dispatchEvent(new CustomEvent<SnapshotChange>('snapshot', { detail: { channel, url } }));
     }, log);
     this.player.on('state', () => this.onState());
     this.player.on('error', () => this.refreshError());
@@ -95,6 +107,29 @@ export class MqttcastPlayerElement extends HTMLElement {
 
   get credentials(): PlayerCredentials | null {
     return this.secret ? { username: this.secret.username } : null;
+  }
+
+  /** The image shown until the first frame (the `poster` attribute); without one, a live channel shows its latest snapshot. */
+  get poster(): string {
+    return this.getAttribute('poster') ?? '';
+  }
+
+  set poster(url: string) {
+    this.setAttribute('poster', url);
+  }
+
+  /** Keep every live channel's latest snapshot on this connection (for a source list): `snapshot` events, snapshotUrl(). */
+  get snapshots(): boolean {
+    return this.posterControl.all;
+  }
+
+  set snapshots(on: boolean) {
+    this.posterControl.setWatchAll(on);
+  }
+
+  /** An object URL of `channel`'s latest snapshot (valid until the next one), or null. */
+  snapshotUrl(channel: string): string | null {
+    return this.posterControl.snapshotUrl(channel);
   }
 
   /** Whether the sound is off now: the `muted` attribute, or no click on the page yet (browsers block sound before one). */
@@ -188,6 +223,7 @@ export class MqttcastPlayerElement extends HTMLElement {
       this.wanted = false;
       this.player.stop();
       this.link.unbind();
+      this.posterControl.setLink(null);
     });
   }
 
@@ -197,9 +233,13 @@ export class MqttcastPlayerElement extends HTMLElement {
     else if (name === 'muted') this.applySound();
     else if (name === 'controls') this.view.showControls(value !== null);
     else if (name === 'stats') this.view.showStatsOverlay(value !== null);
+    else if (name === 'poster') this.posterControl.setAttribute(value);
     else if (name === 'autoplay') {
       if (value !== null && !this.wanted && this.isConnected) this.play();
-    } else if (name === 'source') this.apply();
+    } else if (name === 'source') {
+      this.posterControl.setSource(value);
+      this.apply();
+    }
     else if (this.isConnected) this.relink(); // broker, username, password, prefix
   }
 
@@ -252,6 +292,7 @@ export class MqttcastPlayerElement extends HTMLElement {
     this.link.unbind();
     this.configError = 'code' in key ? key : null;
     if (!('code' in key)) this.link.bind(key);
+    this.posterControl.setLink(this.link.lease?.link ?? null);
     this.refreshError();
     this.apply();
   }
@@ -259,6 +300,7 @@ export class MqttcastPlayerElement extends HTMLElement {
   private onState(): void {
     const state = this.state;
     this.view.showState(state, this.player.stateDetail);
+    this.posterControl.setState(state);
     this.dataset.state = state;
     this.dispatchEvent(new CustomEvent('statechange', { detail: { state, detail: this.player.stateDetail } }));
     if (state === 'playing') this.dispatchEvent(new Event('playing'));
@@ -280,6 +322,7 @@ export class MqttcastPlayerElement extends HTMLElement {
   private readonly onPageHide = (): void => {
     this.player.pagehide();
     this.link.unbind();
+    this.posterControl.setLink(null);
   };
 
   private readonly onPageShow = (event: PageTransitionEvent): void => {

@@ -1,6 +1,7 @@
 /**
  * The page: element lookup, what the person sees (state, errors, stats,
- * sources), and what they typed. No MQTT or media logic here.
+ * sources as a list and as cards with pictures), and what they typed. No MQTT
+ * or media logic here.
  */
 import type { Catalog } from '../protocol/index.js';
 import type { PlayerError } from './errors.js';
@@ -9,6 +10,7 @@ import type { ConnectionState } from './mqtt-connection.js';
 import { MqttcastPlayerElement, type ElementState } from './player-element.js';
 import { renderError } from './player-element-view.js';
 import type { PlayTarget } from './requests.js';
+import { SourceCards, sourceEntries, type PictureLookup } from './source-cards.js';
 import { Sparkline } from './sparkline.js';
 import { formatBitrate, formatMs, formatResolution, type StatsSnapshot } from './stats.js';
 
@@ -18,6 +20,7 @@ type StatId = (typeof STAT_IDS)[number];
 export interface UiElements {
   form: HTMLFormElement;
   source: HTMLSelectElement;
+  sourceCards: HTMLElement;
   url: HTMLInputElement;
   brokerUrl: HTMLInputElement;
   username: HTMLInputElement;
@@ -61,6 +64,7 @@ export function findElements(doc: Document): UiElements {
   return {
     form: byId(doc, 'controls', HTMLFormElement),
     source: byId(doc, 'source', HTMLSelectElement),
+    sourceCards: html('source-cards'),
     url: byId(doc, 'url', HTMLInputElement),
     brokerUrl: byId(doc, 'broker-url', HTMLInputElement),
     username: byId(doc, 'broker-username', HTMLInputElement),
@@ -117,11 +121,18 @@ const CONNECTION_TEXT: Record<ConnectionState, string> = {
 export class Ui {
   private readonly latencySpark: Sparkline;
   private readonly bitrateSpark: Sparkline;
+  private readonly cards: SourceCards;
 
-  constructor(readonly el: UiElements) {
+  /** `pictureOf`: a live channel's latest snapshot, for the source cards. */
+  constructor(readonly el: UiElements, pictureOf: PictureLookup = () => null) {
     this.latencySpark = new Sparkline(el.sparkLatency);
     this.bitrateSpark = new Sparkline(el.sparkBitrate);
+    this.cards = new SourceCards(el.sourceCards, pictureOf, (source) => {
+      el.source.value = source;
+      el.url.value = ''; // the typed URL would win over the picked source
+    });
     el.statsToggle.addEventListener('click', this.toggleStats);
+    el.source.addEventListener('change', this.followSelect);
   }
 
   /** What to play: the URL when one is typed, else the chosen source. */
@@ -143,8 +154,14 @@ export class Ui {
     source.replaceChildren(...options);
     const names = catalog.sources.map((s) => s.name);
     source.value = names.includes(previous) ? previous : names.includes('demo') ? 'demo' : (names[0] ?? 'demo');
+    this.cards.show(sourceEntries(catalog), source.value);
     const allow = catalog.allow.length > 0 ? ` Allowed: ${catalog.allow.join(', ')}.` : ' The server allows no URLs, only the named sources.';
     this.el.urlHint.textContent = `Leave empty to play the source above.${allow}`;
+  }
+
+  /** A channel's picture changed (or all of them may have): the cards show the latest. */
+  showPictures(): void {
+    this.cards.showPictures();
   }
 
   showState(state: ElementState, detail: string): void {
@@ -212,9 +229,13 @@ export class Ui {
 
   destroy(): void {
     this.el.statsToggle.removeEventListener('click', this.toggleStats);
+    this.el.source.removeEventListener('change', this.followSelect);
+    this.cards.destroy();
     this.latencySpark.destroy();
     this.bitrateSpark.destroy();
   }
+
+  private readonly followSelect = (): void => this.cards.select(this.el.source.value);
 
   private readonly toggleStats = (): void => {
     const hidden = this.el.stats.toggleAttribute('hidden');

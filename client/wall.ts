@@ -1,12 +1,14 @@
 /**
  * The wall: a grid of <mqttcast-player> tiles, one per source or channel, each
- * captioned with its name, state and latency; clicking a tile enlarges it. The
- * tiles share the page's broker connection; a tile scrolled out of sight
- * pauses by itself (the element does that).
+ * captioned with its name, state and latency (and a channel's live/offline);
+ * clicking a tile enlarges it. A channel's tile shows the channel's latest
+ * snapshot until its first frame (the element does that, as it pauses a tile
+ * scrolled out of sight). The tiles share the page's broker connection.
  */
 import type { Catalog } from '../protocol/index.js';
 import { formatMs, type StatsSnapshot } from './stats.js';
 import type { ElementState, MqttcastPlayerElement, PlayerCredentials } from './player-element.js';
+import { liveChannelOf } from './player-element-poster.js';
 
 export interface WallSettings {
   /** `broker` attribute of every tile ('' for the default). */
@@ -25,11 +27,21 @@ export function parseWallParam(value: string | null): string[] {
   return [...new Set(value.split(',').map((n) => n.trim()).filter(Boolean))];
 }
 
-/** A wall name as the server knows it: a named source, else a channel `live/<name>`, else as given (a URL, or not yet listed). */
+/**
+ * A wall name as the server knows it: a named source, else a channel `live/<name>`
+ * (live, or offline with its last picture), else as given (a URL, or not yet listed).
+ */
 export function resolveWallName(name: string, catalog: Catalog | null): string {
   const names = new Set(catalog?.sources.map((s) => s.name) ?? []);
   if (names.has(name) || name.includes('://')) return name;
-  return names.has(`live/${name}`) ? `live/${name}` : name;
+  const channel = `live/${name}`;
+  return names.has(channel) || catalog?.channels.some((c) => c.source === channel) ? channel : name;
+}
+
+/** A channel tile's badge: `live`, `offline`, or '' (not a channel, or not in the catalog). */
+export function channelStateOf(source: string, catalog: Catalog | null): string {
+  if (!liveChannelOf(source)) return '';
+  return catalog?.channels.find((c) => c.source === source)?.state ?? '';
 }
 
 const STATE_TEXT: Record<ElementState, string> = {
@@ -59,6 +71,18 @@ export class Wall {
     this.tiles = names.map((name) => this.tile(name, resolveWallName(name, catalog), settings));
     this.grid.dataset.count = String(this.tiles.length);
     this.grid.replaceChildren(...this.tiles);
+    this.showCatalog(catalog);
+  }
+
+  /** Each channel tile's live/offline badge, from the latest catalog. */
+  showCatalog(catalog: Catalog | null): void {
+    for (const tile of this.tiles) {
+      const badge = tile.querySelector<HTMLElement>('.tile-channel')!;
+      const state = channelStateOf(tile.dataset.source ?? '', catalog);
+      badge.dataset.state = state;
+      badge.textContent = state;
+      badge.hidden = state === '';
+    }
   }
 
   clear(): void {
@@ -90,13 +114,16 @@ export class Wall {
     const label = document.createElement('span');
     label.className = 'tile-name';
     label.textContent = name;
+    const channel = document.createElement('span');
+    channel.className = 'tile-channel';
+    channel.hidden = true;
     const state = document.createElement('span');
     state.className = 'tile-state';
     state.textContent = STATE_TEXT.idle;
     const latency = document.createElement('span');
     latency.className = 'tile-latency';
     latency.textContent = '—';
-    caption.append(label, state, latency);
+    caption.append(label, channel, state, latency);
     player.addEventListener('statechange', (e) => {
       const s = (e as CustomEvent<{ state: ElementState }>).detail.state;
       tile.dataset.state = s;
