@@ -4,6 +4,7 @@ import { DEFAULT_PREFIX } from '../protocol/index.js';
 import { CliError, EXIT } from './exit-codes.js';
 import { describeCommand, playCommand, stopCommand, type RequestFlags } from './requests.js';
 import { publishCommand } from './publish.js';
+import { parseSnapshotFlags } from './publish-snapshots.js';
 import { serve } from './serve.js';
 
 const HELP = `mqttcast — live video over MQTT
@@ -65,6 +66,14 @@ Publish (on the device with the camera; needs ffmpeg there):
   --framerate N        frames per second of a camera, of demo, or of raw H.264 on stdin
   --fragment-ms MS     fragment length (default 0: one fragment per video frame, lowest latency)
   --publisher LABEL    who publishes, shown in the meta (default host:pid)
+  --snapshots          also publish a still picture (JPEG) of the video: made here from a
+                       keyframe, at the start and then every --snapshot-interval seconds,
+                       kept by the broker (retained) on P/live/N/snapshot so anyone who
+                       subscribes gets the latest at once; media servers then make none.
+                       Save one:  mosquitto_sub -t 'video/live/N/snapshot' -C 1 -N > cam.jpg
+  --snapshot-interval S  seconds between two pictures, 1 to 3600 (default 10)
+  --snapshot-width PX  picture width in pixels, 16 to 3840 (default 640; the height keeps
+                       the shape; a smaller video keeps its own size)
   -q, --quiet          no progress on stderr (errors are still printed)
   Runs until Ctrl-C / SIGTERM (then marks the channel offline and clears its init),
   or until a file or stdin input ends. ffmpeg is restarted if it dies; the broker is
@@ -110,6 +119,9 @@ async function main(argv: string[]): Promise<boolean> {
       publisher: { type: 'string' },
       ca: { type: 'string' },
       insecure: { type: 'boolean' },
+      snapshots: { type: 'boolean' },
+      'snapshot-interval': { type: 'string' },
+      'snapshot-width': { type: 'string' },
     },
   });
   const [command = 'serve', arg] = positionals;
@@ -124,10 +136,11 @@ async function main(argv: string[]): Promise<boolean> {
     if (framerate !== undefined && !(framerate > 0 && framerate <= 240)) throw new CliError('--framerate must be a number of frames per second', EXIT.USAGE);
     const fragmentMs = values['fragment-ms'] === undefined ? undefined : Number(values['fragment-ms']);
     if (fragmentMs !== undefined && !(fragmentMs >= 0 && fragmentMs <= 2000)) throw new CliError('--fragment-ms must be 0 (one frame) to 2000 milliseconds', EXIT.USAGE);
+    const snapshots = parseSnapshotFlags(values);
     await publishCommand({
       input: arg, name: values.name, broker: values.broker ?? 'mqtt://127.0.0.1:1883', username: values.username, password: values.password,
       prefix: values.prefix ?? DEFAULT_PREFIX, ca: values.ca, insecure: values.insecure ?? false, publisher: values.publisher,
-      loop: values.loop ?? false, transcode: values.transcode ?? false, format: values.format, videoSize: values['video-size'], framerate, fragmentMs,
+      loop: values.loop ?? false, transcode: values.transcode ?? false, snapshots, format: values.format, videoSize: values['video-size'], framerate, fragmentMs,
       quiet: values.quiet ?? false, ffmpegPath: process.env.MQTTCAST_FFMPEG, ffprobePath: process.env.MQTTCAST_FFPROBE,
     });
     return false;

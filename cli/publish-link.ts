@@ -1,8 +1,9 @@
 /**
  * The publisher's MQTT connection for one channel: retained init and meta, QoS 0
- * fragments, the `offline` last will, reconnection with backoff. Nothing is queued
- * while the broker is away: fragments are dropped, and after a reconnect the init and
- * meta are republished retained and data resumes at the next keyframe fragment.
+ * fragments, retained pictures (`--snapshots`), the `offline` last will, reconnection
+ * with backoff. Nothing is queued while the broker is away: fragments and pictures are
+ * dropped, and after a reconnect the init and meta are republished retained and data
+ * resumes at the next keyframe fragment.
  */
 import mqtt, { ErrorWithReasonCode, type IClientOptions, type IClientPublishOptions, type MqttClient } from 'mqtt';
 import { CONTENT_TYPE_JSON, ConnectionClosed, firstConnect, mediaProperties, refusesMqtt5, type ChannelMetaInput, type ChannelTopics } from '../protocol/index.js';
@@ -37,6 +38,7 @@ const MAX_PENDING_FRAGMENTS = 32;
 const MAX_PENDING_BYTES = 2 * 1024 * 1024;
 const CLOSE_TIMEOUT_MS = 3000;
 const JSON_PROPERTIES = { contentType: CONTENT_TYPE_JSON };
+const JPEG_PROPERTIES = { contentType: 'image/jpeg' };
 
 const UNREACHABLE = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT', 'ECONNRESET']);
 /** CONNACK codes meaning "who you are is refused": 3.1.1 (4, 5) and MQTT 5 (134, 135). */
@@ -186,6 +188,17 @@ export class ChannelLink {
     const payload = Buffer.from(fragment.buffer, fragment.byteOffset, fragment.byteLength);
     this.client.publish(this.options.topics.data, payload, { qos: 0, ...this.properties(mediaProperties(false)) });
     return 'sent';
+  }
+
+  /**
+   * A picture of the channel (a JPEG file), retained QoS 1 on its snapshot topic, so a
+   * subscriber gets the latest at once. False (not sent) while the broker is away or the
+   * channel is closing; `done` gets the broker's refusal, if any.
+   */
+  publishSnapshot(jpeg: Buffer, done?: (err?: Error) => void): boolean {
+    if (!this.client.connected || this.closing || this.refusal.error) return false;
+    this.client.publish(this.options.topics.snapshot, jpeg, { qos: 1, retain: true, ...this.properties(JPEG_PROPERTIES) }, (err) => done?.(err));
+    return true;
   }
 
   private dropPending(): void {

@@ -29,6 +29,8 @@ export class StreamStats {
   bytes = 0;
   /** Fragments not sent (broker away, socket full, waiting for a keyframe). */
   dropped = 0;
+  /** Pictures published (`--snapshots`). */
+  pictures = 0;
   /** Media time between the last two keyframe fragments, seconds. */
   gopS: number | undefined;
   private lastSyncTimeS: number | undefined;

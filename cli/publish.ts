@@ -1,7 +1,8 @@
 /**
  * `mqttcast publish <input> --name NAME`: the ingest that runs on the device with the
  * camera. ffmpeg makes low-latency fMP4 locally; the channel is published on
- * `P/live/<name>/init|data|meta` (DESIGN §8) for any number of consumers and edges.
+ * `P/live/<name>/init|data|meta` (DESIGN §8) for any number of consumers and edges, and
+ * with `--snapshots` a JPEG of its latest keyframe on `P/live/<name>/snapshot`.
  */
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
@@ -17,6 +18,8 @@ import { buildPublishArgs, classifyInput, describeInput, describeProfile, endsWi
 import { Ingest, type IngestEnd } from './publish-ingest.js';
 import { StdinFeed, explainFfmpeg, openInput, type OpenedInput } from './publish-input.js';
 import { ChannelLink } from './publish-link.js';
+import { NOT_AUTHORIZED } from './publish-refusal.js';
+import { DeviceSnapshots, type SnapshotFlags } from './publish-snapshots.js';
 import { StreamStats, fragmentFacts } from './publish-stats.js';
 
 export interface PublishFlags extends InputOptions {
@@ -32,6 +35,8 @@ export interface PublishFlags extends InputOptions {
   /** Label in the meta's `publisher` (default `<host>:<pid>`). */
   publisher?: string;
   transcode: boolean;
+  /** `--snapshots`: the device publishes pictures of its channel (undefined: it does not). */
+  snapshots?: SnapshotFlags;
   quiet: boolean;
   ffmpegPath?: string;
   ffprobePath?: string;
@@ -95,6 +100,34 @@ function tracksOf(init: InitInfo, opened: OpenedInput): Track[] {
   return out;
 }
 
+/**
+ * `--snapshots`: pictures of the channel, each published retained on its snapshot topic. A
+ * broker that refuses them (MQTT 5 "not authorized") ends the pictures, not the channel.
+ */
+function startSnapshots(snapshotFlags: SnapshotFlags, ffmpeg: string, topics: ChannelTopics, link: ChannelLink, stats: StreamStats, say: (msg: string) => void): DeviceSnapshots {
+  const topic = topics.snapshot;
+  const snapshots: DeviceSnapshots = new DeviceSnapshots({
+    ffmpeg,
+    channel: topics.name,
+    flags: snapshotFlags,
+    warn: say,
+    publish: (jpeg) => {
+      const sent = link.publishSnapshot(jpeg, (err) => {
+        if (!err) return;
+        if ((err as Error & { code?: unknown }).code !== NOT_AUTHORIZED) {
+          say(`could not publish a picture on ${topic}: ${err.message}`);
+          return;
+        }
+        say(`the broker does not let this client publish pictures on ${topic}; no more pictures (media servers may make them instead)`);
+        void snapshots.close();
+      });
+      if (sent) stats.pictures++;
+    },
+  });
+  say(`a picture every ${snapshotFlags.intervalS} s on ${topic}`);
+  return snapshots;
+}
+
 type Outcome = { kind: 'ended'; end: IngestEnd } | { kind: 'failed'; err: unknown } | { kind: 'signal'; signal: NodeJS.Signals } | { kind: 'refused'; err: CliError };
 
 /**
@@ -149,18 +182,21 @@ export async function publishCommand(flags: PublishFlags): Promise<void> {
   say(`publishing ${describeInput(input)} (${describeProfile(opened.profile)}) on ${topics.init}, ${topics.data}, ${topics.meta}`);
 
   const stats = new StreamStats();
+  const snapshots = flags.snapshots && startSnapshots(flags.snapshots, binaries.ffmpeg, topics, link, stats, say);
   let init: InitInfo | undefined;
   let live = false;
   let closing = false;
   const liveMeta = (): ChannelMetaInput => ({
     state: 'live', ...base, mimeCodec: init!.mimeCodec, tracks: tracksOf(init!, opened),
     bitrate: stats.bitrate(), gop: stats.gopS, updated_at: new Date().toISOString(),
+    ...(snapshots?.active ? { snapshots: true } : {}),
   });
   const onSegment = (segment: Segment): void => {
     if (closing) return;
     if (segment.kind === 'init') {
       init = parseInit(segment.data);
       stats.restart();
+      snapshots?.onInit(segment.data, init);
       link.setInit(segment.data);
       link.setMeta(liveMeta());
       if (!live) say(`live: ${init.mimeCodec}`);
@@ -171,6 +207,7 @@ export async function publishCommand(flags: PublishFlags): Promise<void> {
     const facts = fragmentFacts(segment.data, init);
     stats.add(segment.data.byteLength, facts);
     if (link.publishData(segment.data, facts.sync) === 'dropped') stats.dropped++;
+    snapshots?.onFragment(segment.data, facts.sync);
   };
   const ingest = new Ingest({
     ffmpeg: binaries.ffmpeg,
@@ -191,7 +228,8 @@ export async function publishCommand(flags: PublishFlags): Promise<void> {
     if (live && init) link.setMeta(liveMeta());
     const mbps = (stats.bitrate() / 1e6).toFixed(2);
     const gop = stats.gopS === undefined ? '?' : stats.gopS.toFixed(1);
-    say(`${live ? 'live' : 'waiting for ffmpeg'}, ${stats.fragments} fragments (${stats.dropped} dropped), ${mbps} Mbit/s, GOP ${gop} s, broker ${link.connected ? 'connected' : 'away'}`);
+    const pictures = snapshots ? `, ${stats.pictures} pictures` : '';
+    say(`${live ? 'live' : 'waiting for ffmpeg'}, ${stats.fragments} fragments (${stats.dropped} dropped), ${mbps} Mbit/s, GOP ${gop} s${pictures}, broker ${link.connected ? 'connected' : 'away'}`);
   }, META_INTERVAL_MS);
 
   const outcome = await runUntilSignal(ingest, link.refusal.refused);
@@ -208,6 +246,7 @@ export async function publishCommand(flags: PublishFlags): Promise<void> {
   // Everyone who reads the channel sees the meta: no URLs (camera passwords) or paths in it.
   const message = outcome.kind === 'failed' ? cleanLine((outcome.err as Error).message) : outcome.kind === 'refused' ? 'refused by the broker' : undefined;
   say(outcome.kind === 'signal' ? `${outcome.signal}: stopping` : `stopping (${message ?? reason.replace('_', ' ')})`);
+  await snapshots?.close();
   await link.close({ state: 'offline', ...base, reason, message, updated_at: new Date().toISOString() });
   await ingest.close();
   clearTimeout(force);
