@@ -66,14 +66,16 @@ Publish (on the device with the camera; needs ffmpeg there):
   --framerate N        frames per second of a camera, of demo, or of raw H.264 on stdin
   --fragment-ms MS     fragment length (default 0: one fragment per video frame, lowest latency)
   --publisher LABEL    who publishes, shown in the meta (default host:pid)
-  --snapshots          also publish a still picture (JPEG) of the video: made here from a
-                       keyframe, at the start and then every --snapshot-interval seconds,
-                       kept by the broker (retained) on P/live/N/snapshot so anyone who
-                       subscribes gets the latest at once; media servers then make none.
-                       Save one:  mosquitto_sub -t 'video/live/N/snapshot' -C 1 -N > cam.jpg
+  --snapshots          also publish a still picture (JPEG) of the video, made on this
+                       device when the stream starts and then every --snapshot-interval
+                       seconds (less often if the video's keyframes are further apart).
+                       The broker keeps the latest one (retained) on P/live/N/snapshot, so
+                       whoever subscribes gets it at once; it stays there after the
+                       publisher stops. Media servers then make no pictures of N. Save one:
+                         mosquitto_sub -h broker.lan -t 'video/live/N/snapshot' -C 1 -N > cam.jpg
   --snapshot-interval S  seconds between two pictures, 1 to 3600 (default 10)
   --snapshot-width PX  picture width in pixels, 16 to 3840 (default 640; the height keeps
-                       the shape; a smaller video keeps its own size)
+                       the proportions; a smaller video keeps its own size)
   -q, --quiet          no progress on stderr (errors are still printed)
   Runs until Ctrl-C / SIGTERM (then marks the channel offline and clears its init),
   or until a file or stdin input ends. ffmpeg is restarted if it dies; the broker is

@@ -13,10 +13,11 @@ import { fileURLToPath } from 'node:url';
 import mqtt, { type MqttClient } from 'mqtt';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Service } from '../media-server/service.js';
-import { ChannelMetaSchema, channelTopics, isJpeg, readSnapshotStamp, type ChannelMeta } from '../protocol/index.js';
+import { DeviceSnapshots } from '../cli/publish-snapshots.js';
+import { ChannelMetaSchema, channelTopics, isJpeg, readSnapshotStamp, type ChannelMeta, type InitInfo } from '../protocol/index.js';
 import { runCommand, stopChild } from './helpers/child.js';
 import { ffprobeStreams } from './helpers/ffprobe.js';
-import { mediaProcesses, parseStat, type ProcInfo } from './helpers/processes.js';
+import { descendants, mediaProcesses, parseStat, type ProcInfo } from './helpers/processes.js';
 import { waitFor } from './helpers/wait.js';
 import { startTestService } from './harness.js';
 
@@ -175,6 +176,57 @@ describe('mqttcast publish --snapshots', () => {
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(why);
     expect(r.stderr.trim().split('\n')).toHaveLength(1);
+  });
+});
+
+describe('DeviceSnapshots (the picture maker publish --snapshots runs)', () => {
+  const VIDEO: InitInfo = { tracks: [], mimeCodec: 'video/mp4; codecs="avc1.64000C"', videoTrackId: 1 };
+  let dir: string;
+  let snapshots: DeviceSnapshots | undefined;
+
+  beforeAll(async () => {
+    dir = await mkdtemp(path.join(tmpdir(), 'mqttcast-device-snap-'));
+  });
+
+  afterEach(async () => {
+    await snapshots?.close();
+    snapshots = undefined;
+  });
+
+  afterAll(async () => {
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  it('reports a picture ffmpeg cannot make, publishes nothing, and goes on', async () => {
+    const warnings: string[] = [];
+    const published: Buffer[] = [];
+    snapshots = new DeviceSnapshots({
+      ffmpeg: 'ffmpeg', channel: 'cam9', flags: { intervalS: 1, width: 640 },
+      publish: (jpeg) => published.push(jpeg), warn: (m) => warnings.push(m),
+    });
+    snapshots.onInit(Buffer.from('not an mp4 init segment'), VIDEO);
+    snapshots.onFragment(Buffer.from('nor a fragment'), true);
+    const warning = await waitFor(() => warnings[0], { message: 'a warning' });
+    expect(warning).toMatch(/^no snapshot this time: could not make a snapshot: .+/);
+    expect(published).toEqual([]);
+    expect(snapshots.active).toBe(true);
+  });
+
+  it('close() ends a picture ffmpeg that is still running', async () => {
+    const stuck = path.join(dir, 'stuck-ffmpeg');
+    await writeFile(stuck, '#!/bin/sh\nexec sleep 600\n', { mode: 0o755 });
+    snapshots = new DeviceSnapshots({ ffmpeg: stuck, channel: 'cam9', flags: { intervalS: 1, width: 640 }, publish: () => undefined, warn: () => undefined });
+    snapshots.onInit(Buffer.from('init'), VIDEO);
+    snapshots.onFragment(Buffer.from('keyframe'), true);
+    const running = await waitFor(() => descendants().find((p) => p.comm === 'sleep' && p.args.includes('600')), { message: 'the picture process' });
+    await snapshots.close();
+    expect(stillRuns(running)).toBe(false);
+  });
+
+  it('takes no picture of a stream without video', () => {
+    snapshots = new DeviceSnapshots({ ffmpeg: 'ffmpeg', channel: 'cam9', flags: { intervalS: 1, width: 640 }, publish: () => undefined, warn: () => undefined });
+    snapshots.onInit(Buffer.from('init'), { tracks: [], mimeCodec: 'audio/mp4' });
+    expect(snapshots.active).toBe(false);
   });
 });
 
