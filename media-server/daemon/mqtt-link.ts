@@ -223,7 +223,9 @@ export class MqttLink extends EventEmitter<MqttLinkEvents> {
   }
 
   async close(): Promise<void> {
-    await new Promise<void>((resolve) => this.client.end(false, {}, () => resolve()));
+    // Without a broker a graceful end would wait for QoS 1 messages that can never be acked.
+    const force = !this.client.connected;
+    await new Promise<void>((resolve) => this.client.end(force, {}, () => resolve()));
   }
 }
 
