@@ -4,6 +4,7 @@
  * coded error sent where the requester can see it; nothing a request contains
  * can crash the process.
  */
+import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import {
   MqttcastError,
@@ -145,7 +146,8 @@ export class MediaServer {
       homeAssistant: config.homeAssistant,
       prefix: config.prefix,
       version: SERVER_VERSION,
-      serverId: serverId(),
+      // Unique per instance: two servers in one process (tests) must tell their pictures apart.
+      serverId: `${serverId()}/${randomBytes(3).toString('hex')}`,
       link,
       hub: this.channels,
       encoder: this.snapshotEncoder,

@@ -8,9 +8,13 @@
  * Which channels (config `snapshots.channels`):
  * - its own sources (`publish: true`) always; their meta says `snapshots: true`;
  * - `auto` also every other live channel with a video track, unless its meta says the
- *   publisher makes its own, or pictures made by someone else have arrived within the last
- *   2.5 intervals (the origin side of a bridged tree: its pictures reach the edges, which
- *   then stand back; an edge may publish one at a channel's start before it hears them).
+ *   publisher makes its own, or another maker's pictures keep arriving. Then one of the
+ *   two stands back: the one whose id sorts later at once, the other when the pictures go
+ *   on for two more intervals (the maker cannot hear it: in a bridged tree the origin
+ *   side's pictures reach the edges but not the other way, so the edges stand back; on
+ *   one broker exactly one of two servers keeps going). Two and a half intervals without
+ *   the other's pictures and a server takes the channel again. An edge may publish one
+ *   picture at a channel's start before it hears the origin's.
  *
  * A channel whose meta is removed (empty retained) is gone for good: its discovery config
  * is removed, and so is the picture if this server made it.
@@ -42,6 +46,14 @@ export interface SnapshotServiceOptions {
   log: Logger;
 }
 
+/** The latest run of pictures of a channel by another maker. */
+interface Foreign {
+  by: string;
+  /** When this run began (pictures with gaps shorter than the hold). */
+  since: number;
+  at: number;
+}
+
 interface Watch {
   snapshots: KeyframeSnapshots;
   upstream?: Upstream;
@@ -50,11 +62,13 @@ interface Watch {
 
 /** Someone else's picture this recently (in intervals) means they serve the channel. */
 const FOREIGN_HOLD_INTERVALS = 2.5;
+/** Pictures by another maker for this many intervals: it is not standing back, so we do. */
+const CONTEST_INTERVALS = 2;
 
 export class SnapshotService {
   private readonly watches = new Map<string, Watch>();
-  /** When a picture made by someone else last arrived, per channel. */
-  private readonly foreignAt = new Map<string, number>();
+  /** Pictures made by someone else, per channel. */
+  private readonly foreign = new Map<string, Foreign>();
   /** Channels this server has published a picture of (to clear it when the channel goes). */
   private readonly pictured = new Set<string>();
   /** Discovery payloads published, per channel (published again only when they change). */
@@ -77,6 +91,11 @@ export class SnapshotService {
     this.onChange();
   }
 
+  /** This server as its pictures name it. */
+  get id(): string {
+    return this.options.serverId;
+  }
+
   /** Channels being pictured now. */
   get watching(): string[] {
     return [...this.watches.keys()];
@@ -97,15 +116,24 @@ export class SnapshotService {
   private readonly onSnapshot = (name: string, payload: Buffer, retained: boolean): void => {
     // A replayed retained picture may be old (or our own from before a restart): only live ones count.
     if (retained || payload.length === 0) return;
-    const stamp = readSnapshotStamp(payload);
-    if (stamp?.by === this.options.serverId) return;
-    this.foreignAt.set(name, Date.now());
-    const watch = this.watches.get(name);
-    if (watch && !this.options.isOwn(name)) {
-      this.options.log.info({ channel: name, by: stamp?.by ?? 'a publisher' }, 'another publisher makes pictures of this channel; leaving it to them');
+    const by = readSnapshotStamp(payload)?.by ?? '';
+    if (by === this.options.serverId) return;
+    const now = Date.now();
+    const before = this.foreign.get(name);
+    const sameRun = before !== undefined && before.by === by && now - before.at <= FOREIGN_HOLD_INTERVALS * this.intervalMs;
+    const run = { by, since: sameRun ? before.since : now, at: now };
+    this.foreign.set(name, run);
+    if (this.watches.has(name) && !this.options.isOwn(name) && this.yieldsTo(run, now)) {
+      this.options.log.info({ channel: name, by: by || 'a publisher' }, 'another maker publishes pictures of this channel; leaving it to them');
       this.stop(name);
     }
   };
+
+  /** Whether we leave a channel to another maker's pictures. */
+  private yieldsTo(run: Foreign, now: number): boolean {
+    if (now - run.at > FOREIGN_HOLD_INTERVALS * this.intervalMs) return false; // they stopped
+    return run.by < this.options.serverId || now - run.since >= CONTEST_INTERVALS * this.intervalMs;
+  }
 
   private wants(name: string, meta: ChannelMeta | undefined): boolean {
     const { snapshots } = this.options;
@@ -113,8 +141,8 @@ export class SnapshotService {
     if (this.options.isOwn(name)) return true;
     if (snapshots.channels !== 'auto' || meta.snapshots) return false;
     if (meta.tracks.length > 0 && !meta.tracks.some((t) => t.type === 'video')) return false;
-    const foreign = this.foreignAt.get(name);
-    return foreign === undefined || Date.now() - foreign > FOREIGN_HOLD_INTERVALS * this.intervalMs;
+    const run = this.foreign.get(name);
+    return run === undefined || !this.yieldsTo(run, Date.now());
   }
 
   private reconcile(name: string, meta: ChannelMeta | undefined): void {
@@ -124,7 +152,7 @@ export class SnapshotService {
     this.discover(name, meta);
     if (meta === undefined) {
       // Gone for good: its picture (if ours) goes too.
-      this.foreignAt.delete(name);
+      this.foreign.delete(name);
       if (this.pictured.delete(name)) this.options.link.clearRetained(channelTopics(this.options.prefix, name).snapshot);
     }
   }
