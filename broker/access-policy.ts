@@ -4,12 +4,14 @@
  *
  * | role      | may publish                                                  | may subscribe                      |
  * |-----------|--------------------------------------------------------------|------------------------------------|
- * | server    | anything under `P/` (retained too), `P/live/#` included      | anything under `P/`                |
- * | viewer    | `P/req/<user>/{describe,play,stop,ack}`, not retained        | `P/session/<user>/#`, `P/catalog`  |
+ * | server    | anything under `P/` (retained too), `P/live/#` included;     | anything under `P/`                |
+ * |           | Home Assistant discovery `<ha>/camera/+/config` if enabled   |                                    |
+ * | viewer    | `P/req/<user>/{describe,play,stop,ack}`, not retained        | `P/session/<user>/#`, `P/catalog`, |
+ * |           |                                                              | pictures `P/live/+/snapshot`       |
  * | publisher | `P/live/<user>/{init,meta,snapshot}` (retained or not) and   | nothing                            |
  * |           | `P/live/<user>/data` (not retained); its will on its meta    |                                    |
  * | bridge    | nothing                                                      | `P/live/#` (every channel)         |
- * | admin     | nothing                                                      | everything, `$SYS/#` included      |
+ * | admin     | nothing; under `<ha>/` if discovery is on (Home Assistant)   | everything, `$SYS/#` included      |
  *
  * `<user>` is the authenticated user name — the identity its password proves — so a
  * publisher's channel is named after its user, and several connections of one viewer
@@ -60,11 +62,14 @@ export interface AccessPolicy {
 
 /**
  * The access policy of prefix `P`. `publicFilters` are extra filters viewers may read
- * (none by default; e.g. `P/live/#` to let viewers tap raw channels).
+ * (none by default; e.g. `P/live/#` to let viewers tap raw channels). `discoveryPrefix`:
+ * the server announces channels to Home Assistant under it.
  */
-export function createAccessPolicy(prefix: string, publicFilters: readonly string[] = []): AccessPolicy {
+export function createAccessPolicy(prefix: string, publicFilters: readonly string[] = [], discoveryPrefix?: string): AccessPolicy {
   const topics = createTopics(prefix);
   const everything = `${prefix}/#`;
+  const discovery = discoveryPrefix === undefined ? undefined : `${discoveryPrefix}/camera/+/config`;
+  const pictures = `${prefix}/${CHANNELS_LEVEL}/+/snapshot`;
   const channels = `${prefix}/${CHANNELS_LEVEL}/#`;
 
   /** A publisher's own channel: exactly init, data, meta and snapshot; `data` never retained. */
@@ -81,13 +86,15 @@ export function createAccessPolicy(prefix: string, publicFilters: readonly strin
       if (topic.startsWith('$')) return false;
       switch (who.role) {
         case 'server':
-          return topicMatches(everything, topic);
+          return topicMatches(everything, topic) || (discovery !== undefined && topicMatches(discovery, topic));
         case 'viewer':
           return !retain && REQUEST_KINDS.some((kind) => topics.clientRequest(who.username, kind) === topic);
         case 'publisher':
           return ownChannel(who.username, topic, retain);
-        case 'bridge':
         case 'admin':
+          // Home Assistant, given an admin user, writes its own status under its discovery prefix.
+          return discoveryPrefix !== undefined && topicMatches(`${discoveryPrefix}/#`, topic);
+        case 'bridge':
           return false;
       }
     },
@@ -96,7 +103,7 @@ export function createAccessPolicy(prefix: string, publicFilters: readonly strin
         case 'server':
           return filterCovers(everything, filter);
         case 'viewer': {
-          const readable = [`${topics.sessionRoot(who.username)}#`, topics.catalog, ...publicFilters];
+          const readable = [`${topics.sessionRoot(who.username)}#`, topics.catalog, pictures, ...publicFilters];
           return readable.some((allowed) => filterCovers(allowed, filter));
         }
         case 'publisher':

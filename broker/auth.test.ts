@@ -110,6 +110,25 @@ describe('client ids and filters (pure)', () => {
     expect(policy.maySubscribe(server, 'video/live/#')).toBe(true);
   });
 
+  it("lets viewers read channels' still pictures, and the server and Home Assistant (admin) use the discovery prefix only when it is on", () => {
+    const viewer: Identity = { username: 'alice', role: 'viewer', clientId: 'a1' };
+    const server: Identity = { username: 'srv', role: 'server', clientId: 'srv' };
+    const admin: Identity = { username: 'ha', role: 'admin', clientId: 'ha' };
+    const off = createAccessPolicy('video');
+    for (const filter of ['video/live/+/snapshot', 'video/live/cam1/snapshot']) expect(off.maySubscribe(viewer, filter), filter).toBe(true);
+    for (const filter of ['video/live/+/+', 'video/live/cam1/#', 'video/live/cam1/meta']) expect(off.maySubscribe(viewer, filter), filter).toBe(false);
+    expect(off.mayPublish(viewer, 'video/live/cam1/snapshot', true)).toBe(false);
+    expect(off.mayPublish(server, 'homeassistant/camera/mqttcast_cam1/config', true)).toBe(false);
+    expect(off.mayPublish(admin, 'homeassistant/status', false)).toBe(false);
+
+    const on = createAccessPolicy('video', [], 'homeassistant');
+    expect(on.mayPublish(server, 'homeassistant/camera/mqttcast_cam1/config', true)).toBe(true);
+    for (const topic of ['homeassistant/status', 'homeassistant/switch/x/config', 'homeassistant/camera/x/set']) expect(on.mayPublish(server, topic, true), topic).toBe(false);
+    expect(on.mayPublish(admin, 'homeassistant/status', false)).toBe(true);
+    expect(on.mayPublish(admin, 'video/catalog', false)).toBe(false);
+    expect(on.mayPublish(viewer, 'homeassistant/camera/mqttcast_cam1/config', true)).toBe(false);
+  });
+
   it('validates the auth config: defaults, roles, hash format, unique names', async () => {
     expect(AuthConfigSchema.parse({})).toEqual({ enabled: false, users: [] });
     const passwordHash = await hashPassword('x', { N: 1024 });

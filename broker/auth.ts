@@ -82,6 +82,8 @@ export interface AuthHooksOptions {
   log: Logger;
   /** Extra filters viewers may read, e.g. `video/live/#`. Default none. */
   publicFilters?: readonly string[];
+  /** Home Assistant's discovery prefix, when the server announces channels there. */
+  discoveryPrefix?: string;
   /** How long a client id stays reserved for its user after it disconnects (0 = not at all). */
   clientIdHoldMs?: number;
 }
@@ -134,7 +136,7 @@ function decoyHash(): string {
 export function createAuthHooks(options: AuthHooksOptions): AuthHooks {
   const { log } = options;
   const users = new Map(options.users.map((u) => [u.username, u]));
-  const policy = createAccessPolicy(options.prefix, options.publicFilters);
+  const policy = createAccessPolicy(options.prefix, options.publicFilters, options.discoveryPrefix);
   const owners = new ClientIdOwners(options.clientIdHoldMs ?? DEFAULT_CLIENT_ID_HOLD_MS);
   const identities = new WeakMap<Client, Identity>();
   const decoy = decoyHash();

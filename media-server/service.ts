@@ -78,7 +78,12 @@ async function startEmbeddedBroker(config: Config, log: Logger): Promise<{ broke
       users.push(internal.user);
       credentials = { username: internal.user.username, password: internal.password };
     }
-    hooks = createAuthHooks({ prefix: config.prefix, users, log: log.child({ component: 'broker-auth' }) });
+    hooks = createAuthHooks({
+      prefix: config.prefix,
+      users,
+      discoveryPrefix: config.homeAssistant.enabled ? config.homeAssistant.prefix : undefined,
+      log: log.child({ component: 'broker-auth' }),
+    });
   }
   const broker = await EmbeddedBroker.start({
     host: config.host,
