@@ -142,12 +142,29 @@ ui.el.wallForm.addEventListener('submit', (event) => {
 
 // --- player view ---
 
+/** The hint over the stage names what Start will play (a typed URL wins over the list). */
+function showChoice(): void {
+  ui.showChoice(ui.el.url.value.trim() ? '' : ui.el.source.value);
+}
+
+/**
+ * Before Start, the stage shows the chosen source: the element, given the source but
+ * not asked to play, shows a live channel's latest snapshot as its poster.
+ */
+function previewChoice(): void {
+  showChoice();
+  if (player.state !== 'idle' || player.getAttribute('source') === ui.el.source.value) return;
+  player.setAttribute('source', ui.el.source.value);
+}
+
 ui.el.form.addEventListener('submit', (event) => {
   event.preventDefault();
   if (!applyBrokerField()) return;
   player.play(sourceOf(ui.readTarget()));
 });
 ui.el.stop.addEventListener('click', () => player.stop());
+ui.el.source.addEventListener('change', previewChoice);
+ui.el.url.addEventListener('input', showChoice);
 ui.el.engineMse.addEventListener('change', () => selectEngine(ui.readEngine()));
 ui.el.engineWebCodecs.addEventListener('change', () => selectEngine(ui.readEngine()));
 ui.el.connect.addEventListener('click', () => applyBrokerField());
@@ -159,7 +176,7 @@ ui.el.brokerUrl.addEventListener('keydown', (event) => {
 
 player.addEventListener('statechange', () => {
   ui.showState(player.state, player.stateDetail);
-  ui.el.videoFrame.toggleAttribute('data-has-source', player.hasAttribute('source'));
+  ui.el.videoFrame.toggleAttribute('data-has-source', player.hasAttribute('source') && player.state !== 'idle');
 });
 player.addEventListener('errorchange', showError);
 player.addEventListener('stats', (e) => ui.showStats((e as CustomEvent<StatsSnapshot>).detail, player.history.latency, player.history.bitrate));
@@ -171,6 +188,7 @@ player.addEventListener('catalog', (e) => {
   const catalog = (e as CustomEvent<Catalog>).detail;
   ui.showSources(catalog);
   wall.showCatalog(catalog);
+  previewChoice();
 });
 player.addEventListener('snapshot', () => ui.showPictures());
 

@@ -40,6 +40,7 @@ export interface UiElements {
   engineWebCodecs: HTMLInputElement;
   engineNotice: HTMLElement;
   videoFrame: HTMLElement;
+  placeholderText: HTMLElement;
   state: HTMLElement;
   connection: HTMLElement;
   error: HTMLElement;
@@ -84,6 +85,7 @@ export function findElements(doc: Document): UiElements {
     engineWebCodecs: byId(doc, 'engine-webcodecs', HTMLInputElement),
     engineNotice: html('engine-notice'),
     videoFrame: html('video-frame'),
+    placeholderText: html('placeholder-text'),
     state: html('state'),
     connection: html('connection'),
     error: html('error'),
@@ -130,6 +132,7 @@ export class Ui {
     this.cards = new SourceCards(el.sourceCards, pictureOf, (source) => {
       el.source.value = source;
       el.url.value = ''; // the typed URL would win over the picked source
+      el.source.dispatchEvent(new Event('change')); // as if picked in the list
     });
     el.statsToggle.addEventListener('click', this.toggleStats);
     el.source.addEventListener('change', this.followSelect);
@@ -157,6 +160,11 @@ export class Ui {
     this.cards.show(sourceEntries(catalog), source.value);
     const allow = catalog.allow.length > 0 ? ` Allowed: ${catalog.allow.join(', ')}.` : ' The server allows no URLs, only the named sources.';
     this.el.urlHint.textContent = `Leave empty to play the source above.${allow}`;
+  }
+
+  /** The hint over the stage before Start, naming the chosen source. */
+  showChoice(source: string): void {
+    this.el.placeholderText.textContent = source ? `Press Start to play ${source}` : 'Choose a source and press Start';
   }
 
   /** A channel's picture changed (or all of them may have): the cards show the latest. */

@@ -172,14 +172,20 @@ describe('thumbnails', () => {
     expect(await page.evaluate(() => window.mqttcast.state)).toBe('idle'); // nobody pressed Start
     expect(service.mediaServer.sessionCount).toBe(0);
     expect(await wsOpened(page)).toBe(1); // the pictures come over the page's one connection
-    await screenshot(page, 'thumbnails-source-cards');
 
-    // A click picks the source: the list follows, and Start plays it.
+    // A click picks the source: the list follows, and the stage previews the channel's snapshot.
     await page.click('#source-cards .source-card[data-source="live/cam2"]');
     expect(await page.inputValue('#source')).toBe('live/cam2');
     expect(await page.getAttribute('#source-cards .source-card[data-source="live/cam2"]', 'aria-pressed')).toBe('true');
+    await expect.poll(async () => (await poster(page, '#player')).width, { timeout: 10_000 }).toBe(320);
+    expect(await poster(page, '#player')).toMatchObject({ poster: 'shown', visible: true, state: 'idle', decoded: 0 });
+    expect(service.mediaServer.sessionCount).toBe(0); // a preview, not a session
+    expect(await page.textContent('#placeholder-text')).toBe('Press Start to play live/cam2');
+    await page.setViewportSize({ width: 1280, height: 1000 });
+    await screenshot(page, 'thumbnails-source-cards');
     await page.selectOption('#source', 'demo'); // and the cards follow the list
     expect(await page.getAttribute('#source-cards .source-card[data-source="live/cam2"]', 'aria-pressed')).toBe('false');
+    expect(await poster(page, '#player')).toMatchObject({ poster: 'none', visible: false });
 
     // A new picture replaces the old one, whose URL is revoked; an empty one clears it.
     const old = (await card(page, 'live/cam2')).src;
