@@ -1,0 +1,109 @@
+/**
+ * Pieces of the `snapshots` scenario: `mqttcast media-server` children with a given
+ * `snapshots` config on one broker, `mqttcast publish demo` children, a wait for a
+ * channel's retained meta to say live, the server's snapshot counters from /metrics,
+ * and the CPU ticks of this process's reaped children (what the snapshot ffmpegs of a
+ * SnapshotEncoder run here cost).
+ */
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import mqtt from 'mqtt';
+import { channelTopics, parseChannelMeta } from '../protocol/index.js';
+import { freePort } from '../test/helpers/ports.js';
+import { startNodeChild, stopTree, waitHealthy, type ChildServer } from './server-process.js';
+
+export interface DemoChannel {
+  name: string;
+  width: number;
+  height: number;
+  fps: number;
+}
+
+/** `mqttcast media-server --broker <url>` with `snapshots` as its config's `snapshots` section; resolves once /healthz is ok. */
+export async function startSnapshotServer(name: string, brokerUrl: string, snapshots: Record<string, unknown>): Promise<ChildServer> {
+  const dir = await mkdtemp(path.join(tmpdir(), 'mqttcast-bench-snap-'));
+  const config = path.join(dir, 'config.json');
+  await writeFile(config, JSON.stringify({ snapshots }));
+  const httpPort = await freePort();
+  const args = ['bin/mqttcast.js', 'media-server', '--config', config, '--host', '127.0.0.1', '--http-port', String(httpPort), '--broker', brokerUrl, '--log-level', 'warn'];
+  const child = await startNodeChild(name, args, httpPort);
+  const close = async (): Promise<void> => {
+    const left = await stopTree(child);
+    await rm(dir, { recursive: true, force: true });
+    if (left.length > 0) process.stderr.write(`bench: killed leftovers of ${name}: ${left.join(', ')}\n`);
+  };
+  if (!(await waitHealthy(httpPort))) {
+    await close();
+    throw new Error(`${name} never connected to ${brokerUrl}: ${child.log().slice(-2000)}`);
+  }
+  return { name, pid: child.pid, mqttUrl: brokerUrl, httpPort, output: child.log, close };
+}
+
+/** `mqttcast publish demo --name <name>` on an anonymous broker listening on `brokerPort`. */
+export async function startDemoPublisher(brokerUrl: string, brokerPort: number, demo: DemoChannel): Promise<ChildServer> {
+  const args = ['bin/mqttcast.js', 'publish', 'demo', '--name', demo.name, '--broker', brokerUrl];
+  args.push('--video-size', `${demo.width}x${demo.height}`, '--framerate', String(demo.fps), '-q');
+  const child = await startNodeChild(`mqttcast publish ${demo.name}`, args, brokerPort);
+  return { name: `mqttcast publish ${demo.name}`, pid: child.pid, mqttUrl: brokerUrl, output: child.log, close: async () => void (await stopTree(child)) };
+}
+
+/** Resolves once every channel's retained meta says `live`. */
+export async function waitChannelsLive(brokerUrl: string, names: readonly string[], timeoutMs: number): Promise<void> {
+  const client = await mqtt.connectAsync(brokerUrl, { protocolVersion: 5, reconnectPeriod: 0 });
+  const live = new Set<string>();
+  try {
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`channels not live within ${timeoutMs} ms: ${names.filter((n) => !live.has(n)).join(', ')}`)), timeoutMs);
+      client.on('message', (topic, payload) => {
+        const name = names.find((n) => channelTopics('video', n).meta === topic);
+        if (name && payload.length > 0 && parseChannelMeta(payload).state === 'live') live.add(name);
+        if (live.size === names.length) {
+          clearTimeout(timer);
+          resolve();
+        }
+      });
+      client.subscribe(names.map((n) => channelTopics('video', n).meta));
+    });
+  } finally {
+    await client.endAsync(true);
+  }
+}
+
+export interface SnapshotCounters {
+  made: number;
+  /** Seconds of ffmpeg wall time spent on pictures. */
+  seconds: number;
+}
+
+/** `mqttcast_snapshots_made` and `mqttcast_snapshot_seconds` from the server's /metrics. */
+export async function snapshotCounters(httpPort: number): Promise<SnapshotCounters> {
+  const text = await (await fetch(`http://127.0.0.1:${httpPort}/metrics`)).text();
+  const value = (metric: string): number => {
+    const m = new RegExp(`^${metric}(?:\\{[^}]*\\})? (\\S+)$`, 'm').exec(text);
+    if (!m) throw new Error(`${metric} missing from /metrics`);
+    return Number(m[1]);
+  };
+  return { made: value('mqttcast_snapshots_made'), seconds: value('mqttcast_snapshot_seconds') };
+}
+
+function clockTicksPerSecond(): number {
+  try {
+    const v = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim());
+    return Number.isFinite(v) && v > 0 ? v : 100;
+  } catch {
+    return 100; // getconf missing: the Linux default
+  }
+}
+
+const CLK_TCK = clockTicksPerSecond();
+
+/** CPU ms (user + system) of this process's children that have exited and been reaped (cutime + cstime). */
+export function reapedChildrenCpuMs(): number {
+  const text = readFileSync('/proc/self/stat', 'utf8');
+  // Fields start after the last ')' (comm may hold spaces); f[0] is field 3, cutime is field 16.
+  const f = text.slice(text.lastIndexOf(')') + 2).split(' ');
+  return ((Number(f[16 - 3]) + Number(f[17 - 3])) / CLK_TCK) * 1000;
+}
