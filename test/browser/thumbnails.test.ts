@@ -5,7 +5,8 @@
  * showing its poster (or a channel's snapshot) until its first frame; the wall tiles
  * showing theirs and their channel's state. Channel cam1 is real (`mqttcast publish`);
  * cam2 is only a retained live meta with no media, so it never shows a first frame and
- * no server makes pictures of it: what its cards and tiles show is ours alone.
+ * no server makes pictures of it: what its cards and tiles show is ours alone. In secure
+ * mode a logged-in viewer still sees a publisher's pictures.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -15,6 +16,7 @@ import { fileURLToPath } from 'node:url';
 import mqtt, { type MqttClient } from 'mqtt';
 import type { Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { hashPassword } from '../../broker/passwords.js';
 import type { Service } from '../../media-server/service.js';
 import { channelTopics } from '../../protocol/index.js';
 import { runChecked, stopChild } from '../helpers/child.js';
@@ -269,5 +271,38 @@ describe('thumbnails', () => {
     await page.click('#wall-toggle');
     await expect.poll(async () => (await card(page, 'live/cam2')).state, { timeout: 10_000 }).toBe('Offline (stopped)');
     expect(await page.isDisabled('#source-cards .source-card[data-source="live/cam2"]')).toBe(true);
+  });
+
+  it('in secure mode a logged-in viewer sees the pictures of a publisher\'s channel', async () => {
+    const local = await startTestService({
+      auth: {
+        enabled: true,
+        users: [
+          { username: 'alice', role: 'viewer', passwordHash: await hashPassword('alice secret') },
+          { username: 'cam3', role: 'publisher', passwordHash: await hashPassword('cam3 secret') },
+        ],
+      },
+      limits: { lingerMs: 500 },
+    });
+    const cam3 = await mqtt.connectAsync(local.urls.mqtt, { protocolVersion: 5, clientId: 'cam3-test', username: 'cam3', password: 'cam3 secret' });
+    try {
+      const topics = channelTopics('video', 'cam3');
+      await cam3.publishAsync(topics.meta, meta('live'), { qos: 1, retain: true });
+      await cam3.publishAsync(topics.snapshot, big, { qos: 1, retain: true });
+      await waitFor(() => local.mediaServer.catalog().sources.some((s) => s.name === 'live/cam3'), { message: 'cam3 in the catalog' });
+      const page = await browser.newPage();
+      pages.push(page);
+      await page.goto(local.urls.web);
+      await expect.poll(() => page.textContent('#error'), { timeout: 15_000 }).toMatch(/BROKER_REFUSED|refused/i);
+      await page.fill('#broker-username', 'alice');
+      await page.fill('#broker-password', 'alice secret');
+      await page.click('#connect');
+      await page.locator('#connection[data-state="connected"]').waitFor({ timeout: 20_000 });
+      await expect.poll(async () => (await card(page, 'live/cam3')).width, { timeout: 15_000, message: 'cam3\'s picture' }).toBe(320);
+      expect((await card(page, 'live/cam3')).state).toBe('Live');
+    } finally {
+      await cam3.endAsync();
+      await local.close();
+    }
   });
 });
