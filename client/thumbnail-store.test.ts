@@ -77,7 +77,7 @@ describe('ThumbnailStore', () => {
     store.put('b', jpeg());
     store.close();
     expect(urls.live.size).toBe(0);
-    expect(store.put('c', jpeg())).toBe('not-jpeg');
+    expect(store.put('c', jpeg())).toBe('closed');
     expect(store.size).toBe(0);
     expect(urls.live.size).toBe(0);
   });

@@ -28,7 +28,7 @@ export type ThumbnailEvents = {
 };
 
 /** What put() did with a payload. */
-export type PutOutcome = 'stored' | 'cleared' | 'too-large' | 'not-jpeg';
+export type PutOutcome = 'stored' | 'cleared' | 'too-large' | 'not-jpeg' | 'closed';
 
 /** A JPEG starts with the SOI marker and another marker: FF D8 FF. */
 export function isJpeg(bytes: Uint8Array): boolean {
@@ -63,7 +63,8 @@ export class ThumbnailStore extends Emitter<ThumbnailEvents> {
       return 'cleared';
     }
     if (payload.length > MAX_SNAPSHOT_BYTES) return 'too-large';
-    if (!isJpeg(payload) || this.closed) return 'not-jpeg';
+    if (this.closed) return 'closed';
+    if (!isJpeg(payload)) return 'not-jpeg';
     const old = this.urls.get(channel);
     this.urls.delete(channel); // re-inserted last: now the most recently updated
     if (old === undefined && this.urls.size >= this.maxEntries) this.evictOldest();
