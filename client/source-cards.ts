@@ -61,13 +61,23 @@ export class SourceCards {
     list.addEventListener('click', this.onClick);
   }
 
+  /** The cards of `entries`, in order; a source listed before keeps its card (and the focus, when the order stays). */
   show(entries: readonly SourceEntry[], selected: string): void {
-    this.cards = new Map(entries.map((entry) => [entry.source, { button: this.card(entry), entry }]));
-    this.list.replaceChildren(...[...this.cards.values()].map(({ button }) => {
-      const item = document.createElement('li');
-      item.append(button);
-      return item;
+    const before = [...this.cards.keys()];
+    const previous = this.cards;
+    this.cards = new Map(entries.map((entry) => {
+      const button = previous.get(entry.source)?.button ?? this.card();
+      fill(button, entry);
+      return [entry.source, { button, entry }];
     }));
+    const order = [...this.cards.keys()];
+    if (order.length !== before.length || order.some((source, i) => source !== before[i])) {
+      this.list.replaceChildren(...[...this.cards.values()].map(({ button }) => {
+        const item = document.createElement('li');
+        item.append(button);
+        return item;
+      }));
+    }
     this.list.dataset.count = String(entries.length);
     this.select(selected);
     this.showPictures();
@@ -82,8 +92,7 @@ export class SourceCards {
   /** Shows each channel's latest picture (or the placeholder when it has none). */
   showPictures(): void {
     for (const { button, entry } of this.cards.values()) {
-      if (!entry.channel) continue;
-      const url = this.pictureOf(entry.channel);
+      const url = entry.channel ? this.pictureOf(entry.channel) : null;
       const thumb = button.querySelector<HTMLElement>('.thumb')!;
       const img = thumb.querySelector('img');
       if (url === null) {
@@ -107,30 +116,22 @@ export class SourceCards {
     this.cards.clear();
   }
 
-  private card(entry: SourceEntry): HTMLButtonElement {
+  /** An empty card: picture (or placeholder), name, state; fill() writes them. */
+  private card(): HTMLButtonElement {
     const button = document.createElement('button');
     button.type = 'button';
     button.className = 'source-card';
-    button.dataset.source = entry.source;
-    button.dataset.state = entry.state;
-    button.disabled = entry.state === 'offline';
-    button.title = entry.description || entry.source;
     const thumb = document.createElement('span');
     thumb.className = 'thumb';
     thumb.dataset.picture = 'none';
     const placeholder = document.createElement('span');
     placeholder.className = 'thumb-placeholder';
-    placeholder.textContent = entry.channel ? 'No picture yet' : 'No preview';
     thumb.append(placeholder);
     const name = document.createElement('span');
     name.className = 'card-name';
-    name.textContent = entry.label;
     const state = document.createElement('span');
     state.className = 'card-state';
-    state.dataset.state = entry.state;
-    state.textContent = stateText(entry);
     button.append(thumb, name, state);
-    button.setAttribute('aria-label', `${entry.label}, ${stateText(entry)}${entry.description ? `: ${entry.description}` : ''}`);
     return button;
   }
 
@@ -142,4 +143,18 @@ export class SourceCards {
     this.select(source);
     this.onPick(source);
   };
+}
+
+/** Writes `entry` into its card. */
+function fill(button: HTMLButtonElement, entry: SourceEntry): void {
+  button.dataset.source = entry.source;
+  button.dataset.state = entry.state;
+  button.disabled = entry.state === 'offline';
+  button.title = entry.description || entry.source;
+  button.setAttribute('aria-label', `${entry.label}, ${stateText(entry)}${entry.description ? `: ${entry.description}` : ''}`);
+  button.querySelector('.thumb-placeholder')!.textContent = entry.channel ? 'No picture yet' : 'No preview';
+  button.querySelector('.card-name')!.textContent = entry.label;
+  const state = button.querySelector<HTMLElement>('.card-state')!;
+  state.dataset.state = entry.state;
+  state.textContent = stateText(entry);
 }

@@ -53,9 +53,9 @@ async function publishSnapshot(topic: string, payload: Buffer): Promise<void> {
 }
 
 /** A live channel's retained meta with no publisher behind it. */
-function meta(state: 'live' | 'offline'): string {
+function meta(state: 'live' | 'offline', publisher = 'thumbnails-test'): string {
   const at = new Date().toISOString();
-  return JSON.stringify({ state, mimeCodec: 'video/mp4; codecs="avc1.42C01E"', publisher: 'thumbnails-test', started_at: at, updated_at: at, ...(state === 'offline' ? { reason: 'stopped' } : {}) });
+  return JSON.stringify({ state, mimeCodec: 'video/mp4; codecs="avc1.42C01E"', publisher, started_at: at, updated_at: at, ...(state === 'offline' ? { reason: 'stopped' } : {}) });
 }
 
 /** Counts WebSockets the page opens: pictures and players share one connection. */
@@ -205,7 +205,15 @@ describe('thumbnails', () => {
     await publishSnapshot(CAM2.snapshot, big);
     await expect.poll(async () => (await card(page, 'live/cam2')).width, { timeout: 10_000 }).toBe(320);
 
-    await page.click('#source-cards .source-card[data-source="live/cam1"]');
+    // A new catalog updates the cards in place: the one with the focus keeps it.
+    await page.focus('#source-cards .source-card[data-source="live/cam1"]');
+    await tap.publishAsync(CAM2.meta, meta('live', 'thumbnails-test-2'), { qos: 1, retain: true });
+    await expect.poll(() => page.getAttribute('#source-cards .source-card[data-source="live/cam2"]', 'title'), { timeout: 10_000 }).toContain('thumbnails-test-2');
+    expect(await page.evaluate(() => (document.activeElement as HTMLElement | null)?.dataset.source)).toBe('live/cam1');
+    expect((await card(page, 'live/cam2')).width).toBe(320);
+
+    await page.keyboard.press('Enter'); // picks the focused card
+    expect(await page.inputValue('#source')).toBe('live/cam1');
     await page.click('#start');
     await expectVideoPlaying(page);
     expect(await wsOpened(page)).toBe(1);
