@@ -1,8 +1,9 @@
 /**
  * What <mqttcast-player> shows inside its shadow root: the picture (<video> for
- * MSE, <canvas> for WebCodecs), a poster until the first frame, a spinner and state text while starting, the
- * coded error, an optional one-line stats overlay, and with `controls` a play
- * button and (WebCodecs) a sound button. No MQTT or media logic here.
+ * MSE, <canvas> for WebCodecs), a poster image until the first frame, a spinner
+ * and state text while starting, the coded error, an optional one-line stats
+ * overlay, and with `controls` a play button and (WebCodecs) a sound button.
+ * No MQTT or media logic here.
  *
  * The picture elements are the shadow root's own unless the page gives its own
  * as children (`<video slot="video">`, `<canvas slot="canvas">`), to style them
