@@ -84,7 +84,9 @@ describe('live channels as sources', () => {
     }
     const channelUpstreams = service.mediaServer.pool.upstreams().filter((u) => u.key.startsWith('channel:cam1'));
     expect(channelUpstreams).toHaveLength(1);
-    expect(channelUpstreams[0]!.viewerCount).toBe(10);
+    // Ten sessions, and the server's picture maker (snapshots) as one more viewer of the same subscription.
+    expect(service.mediaServer.snapshots.watching).toEqual(['cam1']);
+    expect(channelUpstreams[0]!.viewerCount).toBe(11);
     expect(channelUpstreams[0]!.pid).toBeUndefined(); // no ffmpeg on the server for a channel
   });
 
