@@ -107,3 +107,23 @@ export function reapedChildrenCpuMs(): number {
   const f = text.slice(text.lastIndexOf(')') + 2).split(' ');
   return ((Number(f[16 - 3]) + Number(f[17 - 3])) / CLK_TCK) * 1000;
 }
+
+/**
+ * For each channel: ms from its first `live` meta to its first picture on its snapshot topic
+ * (the issue's "within 2 s of going live"), as a subscriber of the broker sees them.
+ */
+export async function watchFirstPictures(brokerUrl: string): Promise<{ delaysMs(): number[]; close(): Promise<void> }> {
+  const client = await mqtt.connectAsync(brokerUrl, { protocolVersion: 5, reconnectPeriod: 0 });
+  const liveAt = new Map<string, number>();
+  const delays = new Map<string, number>();
+  client.on('message', (topic, payload, packet) => {
+    const now = Date.now();
+    if (packet.retain) return; // only what happens from now on
+    const parts = topic.split('/');
+    const name = parts[2]!;
+    if (parts[3] === 'meta' && payload.length > 0 && !liveAt.has(name) && parseChannelMeta(payload).state === 'live') liveAt.set(name, now);
+    else if (parts[3] === 'snapshot' && payload.length > 0 && liveAt.has(name) && !delays.has(name)) delays.set(name, now - liveAt.get(name)!);
+  });
+  await client.subscribeAsync(['video/live/+/meta', 'video/live/+/snapshot'], { qos: 1 });
+  return { delaysMs: () => [...delays.values()], close: () => client.endAsync(true) };
+}

@@ -28,6 +28,7 @@ import {
   waitChannelsLive,
   type DemoChannel,
   type SnapshotCounters,
+  watchFirstPictures,
 } from '../snapshot-servers.js';
 
 const NAME = 'snapshots';
@@ -131,6 +132,7 @@ async function perChannel10s(ctx: ScenarioContext, plan: Plan): Promise<void> {
   const off = ctx.cleanup.add('media server, snapshots off', await startSnapshotServer('media server, snapshots off', broker.url, { enabled: false }));
   const publishers: ChildServer[] = [];
   const channels: DemoChannel[] = [];
+  const firsts = ctx.cleanup.add('first pictures', await watchFirstPictures(broker.url));
   for (const count of plan.channels) {
     while (channels.length < count) {
       const demo = { name: `cam${channels.length + 1}`, ...DEMO };
@@ -155,6 +157,8 @@ async function perChannel10s(ctx: ScenarioContext, plan: Plan): Promise<void> {
     const after = await snapshotCounters(on.httpPort!);
     record(ctx, what, count, withPictures, without, before, after);
   }
+  ctx.rec.metric(NAME, 'channel live → its first picture', 'ms', firsts.delaysMs(), 'first live meta → first JPEG on video/live/<name>/snapshot, as a subscriber sees them; target ≤ 2000 ms');
+  await ctx.cleanup.close(firsts);
   for (const p of publishers) await ctx.cleanup.close(p);
   for (const s of [off, on, broker]) await ctx.cleanup.close(s);
 }
