@@ -36,14 +36,16 @@ export interface MediaServerChildOptions {
   brokerUrl: string;
   username?: string;
   password?: string;
-  demo: DemoSize;
+  demo?: DemoSize;
+  /** The config's `snapshots` section (default: the server's defaults). */
+  snapshots?: Record<string, unknown>;
 }
 
 /** `mqttcast media-server --broker <url>` in its own process; resolves once /healthz says the broker is connected. */
 export async function startMediaServerChild(name: string, opts: MediaServerChildOptions): Promise<ChildServer> {
   const dir = await mkdtemp(path.join(tmpdir(), 'mqttcast-bench-ms-'));
   const config = path.join(dir, 'config.json');
-  await writeFile(config, JSON.stringify({ demo: opts.demo }));
+  await writeFile(config, JSON.stringify({ demo: opts.demo, snapshots: opts.snapshots }));
   const httpPort = await freePort();
   const args = ['bin/mqttcast.js', 'media-server', '--config', config, '--host', '127.0.0.1', '--http-port', String(httpPort), '--broker', opts.brokerUrl, '--log-level', 'warn'];
   if (opts.username) args.push('-u', opts.username, '-P', opts.password ?? '');

@@ -7,13 +7,10 @@
  */
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import mqtt from 'mqtt';
 import { channelTopics, parseChannelMeta } from '../protocol/index.js';
-import { freePort } from '../test/helpers/ports.js';
-import { startNodeChild, stopTree, waitHealthy, type ChildServer } from './server-process.js';
+import { startMediaServerChild } from './channel-tree.js';
+import { startNodeChild, stopTree, type ChildServer } from './server-process.js';
 
 export interface DemoChannel {
   name: string;
@@ -23,23 +20,8 @@ export interface DemoChannel {
 }
 
 /** `mqttcast media-server --broker <url>` with `snapshots` as its config's `snapshots` section; resolves once /healthz is ok. */
-export async function startSnapshotServer(name: string, brokerUrl: string, snapshots: Record<string, unknown>): Promise<ChildServer> {
-  const dir = await mkdtemp(path.join(tmpdir(), 'mqttcast-bench-snap-'));
-  const config = path.join(dir, 'config.json');
-  await writeFile(config, JSON.stringify({ snapshots }));
-  const httpPort = await freePort();
-  const args = ['bin/mqttcast.js', 'media-server', '--config', config, '--host', '127.0.0.1', '--http-port', String(httpPort), '--broker', brokerUrl, '--log-level', 'warn'];
-  const child = await startNodeChild(name, args, httpPort);
-  const close = async (): Promise<void> => {
-    const left = await stopTree(child);
-    await rm(dir, { recursive: true, force: true });
-    if (left.length > 0) process.stderr.write(`bench: killed leftovers of ${name}: ${left.join(', ')}\n`);
-  };
-  if (!(await waitHealthy(httpPort))) {
-    await close();
-    throw new Error(`${name} never connected to ${brokerUrl}: ${child.log().slice(-2000)}`);
-  }
-  return { name, pid: child.pid, mqttUrl: brokerUrl, httpPort, output: child.log, close };
+export function startSnapshotServer(name: string, brokerUrl: string, snapshots: Record<string, unknown>): Promise<ChildServer> {
+  return startMediaServerChild(name, { brokerUrl, snapshots });
 }
 
 /** `mqttcast publish demo --name <name>` on an anonymous broker listening on `brokerPort`. */
