@@ -73,6 +73,8 @@ export class SnapshotService {
   private readonly pictured = new Set<string>();
   /** Discovery payloads published, per channel (published again only when they change). */
   private readonly discovered = new Map<string, string>();
+  /** Channels whose last attempt to watch failed (said once at warn level, then at debug, until it works). */
+  private readonly failing = new Set<string>();
   private readonly timer: NodeJS.Timeout;
   private readonly intervalMs: number;
   private readonly snapshotFilter: string;
@@ -153,6 +155,7 @@ export class SnapshotService {
     if (meta === undefined) {
       // Gone for good: its picture (if ours) goes too.
       this.foreign.delete(name);
+      this.failing.delete(name);
       if (this.pictured.delete(name)) this.options.link.clearRetained(channelTopics(this.options.prefix, name).snapshot);
     }
   }
@@ -184,10 +187,13 @@ export class SnapshotService {
         if (watch.stopped) return;
         watch.upstream = upstream;
         upstream.attach(watch.snapshots);
+        this.failing.delete(name);
         log.debug({ channel: name }, 'taking pictures of the channel');
       })
       .catch((err: unknown) => {
-        log.warn({ channel: name, err }, 'cannot take pictures of this channel now; trying again later');
+        const level = this.failing.has(name) ? 'debug' : 'warn';
+        this.failing.add(name);
+        log[level]({ channel: name, err }, 'cannot take pictures of this channel now; trying again every interval');
         this.stop(name);
       });
   }
