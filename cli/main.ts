@@ -41,7 +41,8 @@ Client options (describe, play, stop):
   --timeout S          seconds to wait for an answer (default 30)
   --secure             use secure-mode topics (default: as the server's catalog says)
   -o, --output FILE    play: where to write the MP4 (- for stdout)
-  --duration S         play: stop after S seconds (default: until Ctrl-C or the source ends)
+  --duration S         play: stop after S seconds of media, counted from the first fragment
+                       (default: until Ctrl-C or the source ends)
   -q, --quiet          play: no progress on stderr
 
 Publish (on the device with the camera; needs ffmpeg there):

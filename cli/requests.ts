@@ -142,7 +142,11 @@ export async function playCommand(arg: string, flags: PlayFlags): Promise<void> 
         const status = StatusSchema.safeParse(JSON.parse(payload.toString('utf8')));
         if (!status.success) return;
         const s = status.data;
-        if (s.state === 'ended') resolve(EXIT.OK);
+        if (s.state === 'ended') {
+          // A stream that ended before anything arrived is not a success (and leaves an empty file).
+          if (fragments === 0) reject(new CliError(`the stream ended (${s.reason ?? 'no reason given'}) before any media arrived`, EXIT.STREAM_FAILED));
+          else resolve(EXIT.OK);
+        }
         if (s.state === 'error') {
           reject(new CliError(`${s.code}: ${s.message ?? ''}`, fragments === 0 ? EXIT.REFUSED : EXIT.STREAM_FAILED));
         }
@@ -151,7 +155,11 @@ export async function playCommand(arg: string, flags: PlayFlags): Promise<void> 
       if (payload[0] === 0x7b /* '{' */) return; // JSON error on the reply topic; the status message carries it too
       if (topLevelTypes(payload).includes('moof')) {
         fragments++;
-        firstFragmentMs ??= Date.now() - startedAt;
+        if (firstFragmentMs === undefined) {
+          firstFragmentMs = Date.now() - startedAt;
+          // --duration is seconds of media: counted from the first fragment, so a slow start does not eat it.
+          if (flags.durationS !== undefined) setTimeout(() => resolve(EXIT.OK), flags.durationS * 1000).unref();
+        }
       }
       bytes += payload.byteLength;
       out.write(payload);
@@ -163,7 +171,6 @@ export async function playCommand(arg: string, flags: PlayFlags): Promise<void> 
     client.on('close', () => reject(new CliError('lost the connection to the MQTT broker', EXIT.BROKER_UNREACHABLE)));
     process.once('SIGINT', () => resolve(EXIT.OK));
     process.once('SIGTERM', () => resolve(EXIT.OK));
-    if (flags.durationS !== undefined) setTimeout(() => resolve(EXIT.OK), flags.durationS * 1000).unref();
   });
 
   await client.subscribeAsync({ [replyTopic]: { qos: 0 }, [topics.status(replyTopic)]: { qos: 1 } });
