@@ -8,9 +8,9 @@
  * media servers take none of their own.
  */
 import { hostname } from 'node:os';
-import pino, { type Logger } from 'pino';
 import type { InitInfo } from '../protocol/index.js';
 import { KeyframeSnapshots } from '../media-server/snapshots/keyframe-snapshots.js';
+import { SnapshotsSchema } from '../media-server/daemon/config.js';
 import { SnapshotEncoder } from '../media-server/snapshots/snapshot-encoder.js';
 import { CliError, EXIT } from './exit-codes.js';
 
@@ -21,10 +21,12 @@ export interface SnapshotFlags {
   width: number;
 }
 
-/** The same defaults and bounds as a media server's `snapshots` config. */
-export const SNAPSHOT_DEFAULTS: SnapshotFlags = { intervalS: 10, width: 640 };
-const INTERVAL_S = { min: 1, max: 3600 };
-const WIDTH_PX = { min: 16, max: 3840 };
+/** The defaults and bounds of a media server's `snapshots` config, read from its schema. */
+const SERVER_DEFAULTS = SnapshotsSchema.parse({});
+export const SNAPSHOT_DEFAULTS: SnapshotFlags = { intervalS: SERVER_DEFAULTS.intervalS, width: SERVER_DEFAULTS.width };
+const bounds = (n: { minValue: number | null; maxValue: number | null }): { min: number; max: number } => ({ min: n.minValue ?? 0, max: n.maxValue ?? Infinity });
+const INTERVAL_S = bounds(SnapshotsSchema.shape.intervalS.unwrap());
+const WIDTH_PX = bounds(SnapshotsSchema.shape.width.unwrap());
 
 export interface SnapshotArgValues {
   snapshots?: boolean;
@@ -82,7 +84,7 @@ export class DeviceSnapshots {
       encoder: this.encoder,
       intervalMs: options.flags.intervalS * 1000,
       publish: options.publish,
-      log: warningsTo(options.warn),
+      onError: (err) => options.warn(`no snapshot this time: ${err.message}`),
     });
   }
 
@@ -112,19 +114,4 @@ export class DeviceSnapshots {
     this.pictures.close();
     await this.encoder.close();
   }
-}
-
-/** A logger whose warnings (KeyframeSnapshots' "no snapshot this time") become one line each. */
-function warningsTo(warn: (message: string) => void): Logger {
-  const sink = {
-    write(line: string): void {
-      try {
-        const record = JSON.parse(line) as { msg?: string; err?: { message?: string } };
-        warn(`${record.msg ?? 'snapshot'}${record.err?.message ? `: ${record.err.message}` : ''}`);
-      } catch (err) {
-        warn(`snapshot: ${line.trim()} (${(err as Error).message})`);
-      }
-    },
-  };
-  return pino({ level: 'warn', base: undefined }, sink);
 }

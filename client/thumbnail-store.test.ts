@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { MAX_SNAPSHOT_BYTES, ThumbnailStore, isJpeg, type ObjectUrls } from './thumbnail-store.js';
+import { isJpeg } from '../protocol/index.js';
+import { MAX_SNAPSHOT_BYTES, ThumbnailStore, type ObjectUrls } from './thumbnail-store.js';
 
 /** Counts the URLs made and revoked, so a leak shows as live URLs left over. */
 class CountingUrls implements ObjectUrls {
@@ -82,7 +83,7 @@ describe('ThumbnailStore', () => {
     expect(urls.live.size).toBe(0);
   });
 
-  it('recognises a JPEG by its first three bytes', () => {
+  it('takes what protocol\'s isJpeg recognises: SOI and a marker', () => {
     expect(isJpeg(jpeg())).toBe(true);
     expect(isJpeg(new Uint8Array([0x89, 0x50, 0x4e, 0x47]))).toBe(false);
     expect(isJpeg(new Uint8Array([0xff, 0xd8]))).toBe(false);

@@ -4,6 +4,7 @@
  * new one would pass that), pictures of at most MAX_SNAPSHOT_BYTES, JPEG only. Every URL
  * it made is revoked when its picture is replaced, cleared, evicted, or on close().
  */
+import { isJpeg } from '../protocol/index.js';
 import { Emitter } from './emitter.js';
 
 /** Most channels whose picture is kept. */
@@ -30,10 +31,6 @@ export type ThumbnailEvents = {
 /** What put() did with a payload. */
 export type PutOutcome = 'stored' | 'cleared' | 'too-large' | 'not-jpeg' | 'closed';
 
-/** A JPEG starts with the SOI marker and another marker: FF D8 FF. */
-export function isJpeg(bytes: Uint8Array): boolean {
-  return bytes.length >= 3 && bytes[0] === 0xff && bytes[1] === 0xd8 && bytes[2] === 0xff;
-}
 
 export class ThumbnailStore extends Emitter<ThumbnailEvents> {
   /** channel → URL, least recently updated first (a Map keeps insertion order). */

@@ -5,8 +5,7 @@
  * newer keyframe has come (a 30 s GOP gives one picture per 30 s). Each picture carries a
  * comment saying who made it (protocol/jpeg.ts) and goes to `publish`.
  */
-import type { Logger } from 'pino';
-import { snapshotComment, toMqttcastError, withJpegComment, type InitInfo } from '../../protocol/index.js';
+import { snapshotComment, toMqttcastError, withJpegComment, type InitInfo, type MqttcastError } from '../../protocol/index.js';
 import type { Fragment, UpstreamEvent, UpstreamViewer } from '../upstreams/upstream-types.js';
 import type { SnapshotEncoder } from './snapshot-encoder.js';
 
@@ -20,7 +19,8 @@ export interface KeyframeSnapshotsOptions {
   publish: (jpeg: Buffer) => void;
   /** The upstream ended or failed: no more pictures will come from it. */
   onEnd?: (why: string) => void;
-  log: Logger;
+  /** A picture could not be made (not fatal: the next keyframe is tried at the next interval). */
+  onError: (err: MqttcastError) => void;
 }
 
 /** The part of a fragment this needs (an upstream's Fragment, or what the CLI cut). */
@@ -34,9 +34,6 @@ export class KeyframeSnapshots implements UpstreamViewer {
   private taken?: KeyframeInput;
   private readonly timer: NodeJS.Timeout;
   private closed = false;
-  /** Pictures published, and the time of the last one. */
-  published = 0;
-  lastPublishedAt?: number;
 
   constructor(private readonly options: KeyframeSnapshotsOptions) {
     this.timer = setInterval(() => this.take(), options.intervalMs);
@@ -68,16 +65,14 @@ export class KeyframeSnapshots implements UpstreamViewer {
     if (this.closed || !init || !keyframe || keyframe === this.taken) return;
     this.taken = keyframe;
     const at = new Date(this.keyframeAt).toISOString();
-    const { channel, by, encoder, log } = this.options;
+    const { channel, by, encoder } = this.options;
     encoder
       .encode(channel, init, [keyframe.data])
       .then((jpeg) => {
         if (!jpeg || this.closed) return;
-        this.published++;
-        this.lastPublishedAt = Date.now();
         this.options.publish(Buffer.from(withJpegComment(jpeg, snapshotComment({ by, channel, at }))));
       })
-      .catch((err: unknown) => log.warn({ channel, err: toMqttcastError(err) }, 'no snapshot this time'));
+      .catch((err: unknown) => this.options.onError(toMqttcastError(err)));
   }
 
   close(): void {

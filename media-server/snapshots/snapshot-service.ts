@@ -170,7 +170,7 @@ export class SnapshotService {
         by: this.options.serverId,
         encoder: this.options.encoder,
         intervalMs: this.intervalMs,
-        log,
+        onError: (err) => log.warn({ channel: name, err }, 'no snapshot this time'),
         publish: (jpeg) => {
           if (link.publishRetainedBinary(topic, jpeg, 'image/jpeg')) this.pictured.add(name);
         },
